@@ -1,0 +1,145 @@
+"""Options shared by several commands, as module-level decorators, and their parameter types.
+
+geometry_options: convert, lut build (and batch, profile); build_options: convert, lut build,
+profile; cache_options: convert, lut build, cache; encoder_options: convert (and batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from ..engine.geometry import PROJECTIONS
+
+
+class SizeType(click.ParamType):
+    """WIDTHxHEIGHT in pixels, e.g. 2048x1024."""
+
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            width, height = (int(part) for part in str(value).lower().split("x"))
+        except ValueError:
+            self.fail(f"{value!r} is not WIDTHxHEIGHT, e.g. 2048x1024", param, ctx)
+        if width < 1 or height < 1:
+            self.fail(f"{value!r}: both sides must be at least 1 pixel", param, ctx)
+        return width, height
+
+
+class LatLonType(click.ParamType):
+    """LAT,LON in degrees, e.g. 45,-30."""
+
+    name = "LAT,LON"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            lat, lon = (float(part) for part in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not LAT,LON in degrees, e.g. 45,-30", param, ctx)
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            self.fail(f"{value!r}: latitude and longitude must be finite numbers", param, ctx)
+        if not -90 <= lat <= 90:
+            self.fail(f"{value!r}: latitude must be within -90..90", param, ctx)
+        return lat, lon
+
+
+class FiniteFloat(click.ParamType):
+    """A finite number (click's FLOAT lets nan and inf through)."""
+
+    name = "DEGREES"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+SIZE = SizeType()
+LATLON = LatLonType()
+DEGREES = FiniteFloat()
+
+
+def _apply(decorators):
+    def decorate(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return decorate
+
+
+geometry_options = _apply([
+    click.option("--center", type=LATLON, default="0,0", show_default=True,
+                 help="Geographic LAT,LON shown at the centre of the output."),
+    click.option("--heading", type=DEGREES, default=90.0, show_default=True,
+                 help="Compass direction at the centre that points up the output "
+                      "(90: the old script's transverse aspect; 0 with centre 0,0: the identity)."),
+    click.option("--to", "to", type=click.Choice(PROJECTIONS), default="mercator", show_default=True,
+                 help="Projection of the output."),
+    click.option("--from", "source", type=click.Choice(PROJECTIONS), default="equirectangular",
+                 show_default=True, help="Projection of the input."),
+    click.option("--lat-limit", type=DEGREES, default=None,
+                 help="Rotated latitude of the output's top edge [mercator: the old script's "
+                      "extent, ~84.6; equirectangular: 90]."),
+    click.option("--input-lat-limit", type=DEGREES, default=None,
+                 help="Latitude of a Mercator input's top edge [85.0511287798]."),
+    click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
+    click.option("--legacy", is_flag=True,
+                 help="Reproduce the old script's output pixel for pixel (its rounding included)."),
+])
+
+build_options = _apply([
+    click.option("-c", "--workers", type=click.IntRange(min=1), default=None,
+                 help="Worker processes (or threads) for the LUT build [the cores available]."),
+    click.option("-n", "--rows-per-task", type=click.IntRange(min=1), default=None,
+                 help="Output rows per task [auto: >= 64K pixels a task, ~4 tasks a worker]."),
+    click.option("--backend", type=click.Choice(("auto", "processes", "threads", "prange", "serial")),
+                 default="auto", show_default=True,
+                 help="How to build: auto uses the process pool for large LUTs, else one process."),
+])
+
+cache_options = _apply([
+    click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                 help="LUT cache folder [$POLEWARP_CACHE_DIR, else ~/.cache/polewarp]."),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the LUT cache."),
+    click.option("--max-cache-size", default=None, metavar="SIZE",
+                 help="Evict least recently used entries above this size, e.g. 500M "
+                      "[$POLEWARP_CACHE_MAX, else no cap]."),
+])
+
+encoder_options = _apply([
+    click.option("--compress-level", type=click.IntRange(0, 9), default=None,
+                 help="PNG compression level, 0-9 [1: fast, ~10% larger than 6]."),
+    click.option("--quality", type=click.IntRange(1, 100), default=None,
+                 help="JPEG and WebP quality, 1-100 [90]."),
+    click.option("--fill", default=None, metavar="COLOR",
+                 help="Colour of pixels with no source: a name or #RRGGBB[AA] "
+                      "[black, or transparent with alpha]."),
+])
+
+
+def geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit, size, legacy) -> dict:
+    """GeometrySpec keywords (all but the input size) from the geometry options."""
+    return dict(center=center, heading=heading, to=to, source=source, lat_limit=lat_limit,
+                input_lat_limit=input_lat_limit, output_size=size, legacy=legacy)
+
+
+def open_cache(cache_dir, no_cache, max_cache_size):
+    """The LutCache the options ask for, or None with --no-cache."""
+    import os
+
+    from ..engine.cache import ENV_MAX, LutCache, default_cache_dir, parse_size
+
+    if no_cache:
+        return None
+    return LutCache(default_cache_dir(cache_dir), parse_size(max_cache_size or os.environ.get(ENV_MAX)))

@@ -1,0 +1,1 @@
+"""The engine: geometry, kernels, LUT builds, gather, cache and I/O; no click here."""

@@ -1,0 +1,34 @@
+"""One exception hierarchy for the engine; the CLI maps it to exit codes in one place."""
+
+
+class PolewarpError(Exception):
+    """Base class: a failure found while running (exit code 1 on the command line)."""
+
+
+class SpecError(PolewarpError, ValueError):
+    """A geometry or option value that makes no sense (a usage error on the command line)."""
+
+
+class ImageError(PolewarpError, OSError):
+    """An image that cannot be read, gathered or written."""
+
+
+class FormatError(SpecError):
+    """An output format that cannot store the image's mode (a usage error: the user can pick another)."""
+
+
+class CacheError(PolewarpError):
+    """A cache entry or LUT file that is missing, damaged or built for another geometry."""
+
+
+class WorkerError(PolewarpError):
+    """A worker process died or failed while building a LUT."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: carries the exit code (130 or 143) once clean-up is done."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -1,0 +1,92 @@
+"""Apply a LUT to an image array of any channel count and dtype (the memory-bound step)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .errors import SpecError
+
+GATHERS = ("auto", "numba", "numpy")
+PACKABLE_BYTES = (1, 2, 4, 8)  # pixels of these sizes move as one unsigned integer
+
+
+def _as_channels(image: np.ndarray) -> np.ndarray:
+    """View an (H, W) or (H, W, C) image as (H, W, C)."""
+    if image.ndim == 2:
+        return image[:, :, None]
+    if image.ndim == 3:
+        return image
+    raise SpecError(f"an image must be (H, W) or (H, W, C), not of shape {image.shape}")
+
+
+def _packed(pixels: np.ndarray) -> np.ndarray:
+    """View (H, W, C) pixels of 1, 2, 4 or 8 bytes as (H, W) unsigned integers."""
+    unit = np.dtype(f"u{pixels.shape[2] * pixels.dtype.itemsize}")
+    return pixels.reshape(pixels.shape[0], -1).view(unit)
+
+
+def _fill_values(fill, channels: int, dtype) -> np.ndarray:
+    values = np.zeros(channels, dtype) if fill is None else np.asarray(fill, dtype).reshape(-1)
+    if values.size == 1 and channels > 1:
+        values = np.repeat(values, channels)
+    if values.size != channels:
+        raise SpecError(f"fill has {values.size} values for an image of {channels} channels")
+    return values
+
+
+def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto") -> np.ndarray:
+    """Gather ``image`` through ``lut`` into a new array of the LUT's size, same dtype and layout.
+
+    Parameters
+    ----------
+    lut : a :class:`polewarp.Lut` built for this image's size (or a bare LUT array).
+    image : (H, W) or (H, W, C) array of any dtype.
+    fill : value or per-channel values for output pixels with no source (default zeros).
+    gather : ``numba`` (fastest once loaded), ``numpy`` (no numba start-up) or ``auto``
+        (numba when it is already loaded in this process, numpy otherwise).
+    """
+    table = getattr(lut, "array", lut)
+    src = _as_channels(np.ascontiguousarray(image))
+    expected = getattr(getattr(lut, "spec", None), "input_shape", None)
+    if expected is not None and src.shape[:2] != tuple(expected):
+        raise SpecError(
+            f"the LUT was built for a {expected[1]}x{expected[0]} input, "
+            f"not {src.shape[1]}x{src.shape[0]}"
+        )
+    if gather not in GATHERS:
+        raise SpecError(f"gather must be one of {', '.join(GATHERS)}, not {gather!r}")
+    if gather == "auto":
+        gather = "numba" if "numba" in sys.modules else "numpy"
+    values = _fill_values(fill, src.shape[2], src.dtype)
+    out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
+    (_gather_numba if gather == "numba" else _gather_numpy)(src, table, values, out)
+    return out if image.ndim == 3 else out[:, :, 0]
+
+
+def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
+    """Pick the numba kernel for the pixel layout."""
+    from . import kernels
+
+    if src.shape[2] * src.dtype.itemsize in PACKABLE_BYTES:
+        kernels._gather_pixels(_packed(src), table, _packed(fill[None, None])[0, 0], _packed(out))
+    elif src.shape[2] == 3:
+        kernels._gather_rgb(src, table, fill, out)
+    else:
+        kernels._gather_channels(src, table, fill, out)
+
+
+def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
+    """The same gather through one flat index and ``np.take`` over whole pixels."""
+    in_h, in_w, channels = src.shape
+    rows = table[:, :, 0].astype(np.intp)
+    missing = rows >= in_h
+    flat = rows * in_w + table[:, :, 1]
+    flat[missing] = 0
+    if channels * src.dtype.itemsize in PACKABLE_BYTES:
+        np.take(_packed(src).reshape(-1), flat, out=_packed(out))
+    else:
+        np.take(src.reshape(-1, channels), flat.reshape(-1), axis=0, out=out.reshape(-1, channels))
+    if missing.any():
+        out[missing] = fill

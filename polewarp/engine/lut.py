@@ -1,0 +1,231 @@
+"""Lut (array + spec) and build(): the four interchangeable backends behind one signature.
+
+``processes`` is the design card's shared-memory pool; ``threads`` runs the same nogil kernel
+on a thread pool; ``prange`` is numba's own parallel loop; ``serial`` runs in this process.
+All four fill the same row blocks with the same kernel, so they build identical LUTs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .errors import SpecError
+from .geometry import LEGACY_EXTENT, GeometrySpec
+from .workers import SharedArray, fill_in_pool
+
+BACKENDS = ("processes", "threads", "prange", "serial")
+# Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
+POOL_MIN_PIXELS = 3_000_000
+# A task should be large enough to dwarf its ~20 us dispatch cost...
+MIN_TASK_PIXELS = 65_536
+# ...and each worker should get several tasks so that uneven rows even out.
+TASKS_PER_WORKER = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Lut:
+    """A lookup table (H_out, W_out, 2) of source (row, column) and the spec it was built for.
+
+    ``origin`` says how it was obtained (built and how, or loaded from the cache), for --time.
+    """
+
+    array: np.ndarray
+    spec: GeometrySpec
+    origin: str = "built"
+
+    @property
+    def missing(self) -> int:
+        """The value that marks an output pixel with no source pixel."""
+        return int(np.iinfo(self.array.dtype).max)
+
+
+def lut_dtype(input_size: tuple[int, int]) -> np.dtype:
+    """uint16 while both input sides fit below its top value (the sentinel), uint32 beyond."""
+    return np.dtype(np.uint16 if max(input_size) <= 65535 else np.uint32)
+
+
+def physical_cores() -> int:
+    """The cores this process may run on (the default worker count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def auto_rows_per_task(width: int, height: int, workers: int) -> int:
+    """Rows per task: at least MIN_TASK_PIXELS a task, else TASKS_PER_WORKER tasks a worker."""
+    floor_rows = math.ceil(MIN_TASK_PIXELS / width)
+    balanced = math.ceil(height / (TASKS_PER_WORKER * workers))
+    return max(1, min(height, max(floor_rows, balanced)))
+
+
+def row_blocks(height: int, rows_per_task: int) -> list[tuple[int, int]]:
+    """[r0, r1) ranges covering the rows; the last one may be shorter."""
+    return [(r0, min(r0 + rows_per_task, height)) for r0 in range(0, height, rows_per_task)]
+
+
+@dataclasses.dataclass(frozen=True)
+class RowFill:
+    """The fill kernel with its per-geometry tables: ``fill(lut, r0, r1)`` writes rows [r0, r1).
+
+    Picklable and small, so a spawned worker can receive it once in the pool initializer.
+    """
+
+    legacy: bool
+    columns: np.ndarray
+    rows: np.ndarray
+    pole: np.ndarray
+    in_mercator: bool
+    in_extent: float
+    in_w: int
+    in_h: int
+    missing: int
+
+    @classmethod
+    def for_spec(cls, spec: GeometrySpec) -> RowFill:
+        """Precompute the per-column and per-row terms (W + H values) once per build."""
+        out_h, out_w = spec.output_shape
+        in_h, in_w = spec.input_shape
+        params = spec.kernel_params()
+        from . import kernels
+
+        if spec.legacy:
+            columns, rows = _legacy_tables(out_w, out_h)
+        else:
+            columns = np.empty((out_w, 3))
+            rows = np.empty((out_h, 3))
+            kernels._column_terms(out_w, np.array(params.centre), np.array(params.east), columns)
+            kernels._row_terms(out_h, params.out_mercator, params.out_extent, rows)
+        return cls(
+            legacy=spec.legacy,
+            columns=columns,
+            rows=rows,
+            pole=np.array(params.pole),
+            in_mercator=params.in_mercator,
+            in_extent=params.in_extent,
+            in_w=in_w,
+            in_h=in_h,
+            missing=int(np.iinfo(lut_dtype(spec.input_size)).max),
+        )
+
+    def kernel_args(self) -> tuple:
+        """The arguments that follow (lut, r0, r1) in every fill kernel."""
+        return (self.columns, self.rows, self.pole, self.in_mercator, self.in_extent,
+                self.in_w, self.in_h, self.missing)
+
+    def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
+        from . import kernels
+
+        kernel = kernels._fill_rows_legacy if self.legacy else kernels._fill_rows
+        kernel(lut, r0, r1, *self.kernel_args())
+
+
+def _legacy_tables(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The old script's angles: Python's round to 2 decimals on Python floats, its own sampling."""
+    s = np.array([round((float(c) / width * 2 * math.pi) - math.pi, 2) for c in range(width)])
+    top = LEGACY_EXTENT
+    t = np.array(
+        [round(((r + 1) / height * (-35 * math.pi / 18)) + top, 2) for r in range(height)]
+    )
+    return np.stack([s, np.sin(s), np.cos(s)], axis=1), np.stack([t, np.sinh(t), np.cosh(t)], axis=1)
+
+
+def _check_parallelism(backend: str, workers: int | None, rows_per_task: int | None):
+    if backend not in BACKENDS + ("auto",):
+        raise SpecError(f"backend must be one of auto, {', '.join(BACKENDS)}, not {backend!r}")
+    workers = physical_cores() if workers is None else int(workers)
+    if workers < 1:
+        raise SpecError(f"workers must be at least 1, not {workers}")
+    if rows_per_task is not None and int(rows_per_task) < 1:
+        raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
+    return workers
+
+
+def choose_backend(spec: GeometrySpec, workers: int) -> str:
+    """``auto``: the process pool for large builds with several workers, else in-process."""
+    height, width = spec.output_shape
+    return "processes" if workers > 1 and height * width >= POOL_MIN_PIXELS else "serial"
+
+
+def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
+              rows_per_task: int | None = None, progress=None) -> Lut:
+    """Build the LUT for ``spec``.
+
+    Parameters
+    ----------
+    spec : the geometry and sizes.
+    backend : ``auto`` (default), ``processes``, ``threads``, ``prange`` or ``serial``.
+    workers : processes or threads to use (default: the cores this process may use).
+    rows_per_task : output rows per task (default: ``auto_rows_per_task``).
+    progress : optional callable, given the number of rows finished each time a block is done.
+
+    Returns a read-only :class:`Lut`.
+    """
+    workers = _check_parallelism(backend, workers, rows_per_task)
+    if backend == "auto":
+        backend = choose_backend(spec, workers)
+    height, width = spec.output_shape
+    rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, workers))
+    blocks = row_blocks(height, rows_per_task)
+    fill = RowFill.for_spec(spec)
+    shape = (height, width, 2)
+    dtype = lut_dtype(spec.input_size)
+    if backend == "processes":
+        array = _build_in_pool(fill, shape, dtype, blocks, workers, progress)
+    else:
+        array = np.empty(shape, dtype)
+        BUILDERS[backend](fill, array, blocks, workers, progress)
+    array.setflags(write=False)
+    origin = f"built ({backend}, {workers} worker{'s' * (workers > 1)}, {rows_per_task} rows/task)"
+    return Lut(array, spec, origin)
+
+
+def _build_in_pool(fill, shape, dtype, blocks, workers, progress) -> np.ndarray:
+    """Warm the kernel here (the forked workers inherit it), then fill a shared segment."""
+    fill(np.empty((0,) + shape[1:], dtype), 0, 0)
+    with SharedArray(shape, dtype) as shared:
+        fill_in_pool(shared, fill, blocks, workers, progress)
+        return shared.array.copy()
+
+
+def _build_serial(fill, array, blocks, workers, progress) -> None:
+    for r0, r1 in blocks:
+        fill(array, r0, r1)
+        if progress is not None:
+            progress(r1 - r0)
+
+
+def _build_threads(fill, array, blocks, workers, progress) -> None:
+    def fill_block(block):
+        fill(array, *block)
+        return block[1] - block[0]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for rows in pool.map(fill_block, blocks):
+            if progress is not None:
+                progress(rows)
+
+
+def _build_prange(fill, array, blocks, workers, progress) -> None:
+    import numba
+
+    from . import kernels
+
+    starts = np.array([r0 for r0, _ in blocks], dtype=np.int64)
+    stops = np.array([r1 for _, r1 in blocks], dtype=np.int64)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+    try:
+        kernels._fill_blocks_prange(array, starts, stops, fill.legacy, *fill.kernel_args())
+    finally:
+        numba.set_num_threads(previous)
+    if progress is not None:
+        progress(array.shape[0])
+
+
+BUILDERS = {"serial": _build_serial, "threads": _build_threads, "prange": _build_prange}

@@ -1,0 +1,67 @@
+"""Export and import a LUT as a standard .npy array with a .json sidecar describing it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_output
+from .cache import FORMAT_VERSION
+from .errors import CacheError, SpecError
+from .geometry import GeometrySpec
+from .lut import Lut, lut_dtype
+
+
+def sidecar_path(path) -> Path:
+    """FILE.npy -> FILE.json."""
+    return Path(path).with_suffix(".json")
+
+
+def save_lut(lut: Lut, path) -> Path:
+    """Write FILE.npy (H_out, W_out, 2) of (row, column) and FILE.json, each atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise SpecError(f"{path}: a LUT is written as .npy (with a .json sidecar)")
+    sidecar = {
+        "format_version": FORMAT_VERSION,
+        "input_size": list(lut.spec.input_size),
+        "output_size": list(lut.spec.output_size),
+        "geometry": lut.spec.to_dict(),
+        "dtype": lut.array.dtype.name,
+        "missing": lut.missing,
+        "channels": ["source_row", "source_column"],
+    }
+    with atomic_output(path) as stream:
+        np.save(stream, np.ascontiguousarray(lut.array))
+    with atomic_output(sidecar_path(path)) as stream:
+        stream.write(json.dumps(sidecar, indent=2).encode() + b"\n")
+    return path
+
+
+def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
+    """Read FILE.npy and its sidecar, refusing a missing or mismatched pair or another input size."""
+    path = Path(path)
+    try:
+        sidecar = json.loads(sidecar_path(path).read_text())
+        spec = GeometrySpec.from_dict(sidecar["geometry"])
+    except FileNotFoundError:
+        raise CacheError(f"{path}: its sidecar {sidecar_path(path).name} is missing") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CacheError(f"{sidecar_path(path)}: not a polewarp LUT sidecar ({err})") from None
+    if sidecar.get("format_version") != FORMAT_VERSION:
+        raise CacheError(f"{sidecar_path(path)}: format version {sidecar.get('format_version')}, "
+                         f"expected {FORMAT_VERSION}")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise CacheError(f"{path}: cannot read the LUT ({err})") from None
+    expected = (spec.output_shape[0], spec.output_shape[1], 2)
+    if array.shape != expected or array.dtype != lut_dtype(spec.input_size):
+        raise CacheError(f"{path}: array {array.shape} {array.dtype} does not match its sidecar "
+                         f"({expected} {lut_dtype(spec.input_size)})")
+    if input_size is not None and tuple(input_size) != spec.input_size:
+        raise SpecError(f"{path} was built for a {spec.input_size[0]}x{spec.input_size[1]} input, "
+                        f"not {input_size[0]}x{input_size[1]}")
+    return Lut(array, spec, f"file ({path})")

@@ -1,0 +1,106 @@
+"""read -> LUT (file, cache or build) -> gather -> write: what convert and batch share."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from pathlib import Path
+
+from .gather import apply_lut
+from .geometry import GeometrySpec
+from .errors import SpecError
+from .imageio import (
+    ALPHA_MODES,
+    DEFAULT_MAX_PIXELS,
+    EncoderOptions,
+    check_storable,
+    fill_color,
+    output_format,
+    read_image,
+    write_image,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """How to build a LUT on a cache miss."""
+
+    backend: str = "auto"
+    workers: int | None = None
+    rows_per_task: int | None = None
+
+
+class Stopwatch:
+    """Seconds spent in each named phase, in order."""
+
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
+
+
+def obtain_lut(spec: GeometrySpec, build: BuildOptions = BuildOptions(), cache=None, progress=None):
+    """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored)."""
+    if cache is not None:
+        lut = cache.load(spec)
+        if lut is not None:
+            return lut
+    from .lut import build_lut
+
+    lut = build_lut(spec, build.backend, build.workers, build.rows_per_task, progress)
+    if cache is not None:
+        cache.store(lut)
+    return lut
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertRequest:
+    """One conversion: the files, the geometry (all but the input size) and the output's knobs."""
+
+    input_path: Path
+    output_path: Path
+    geometry: dict = dataclasses.field(default_factory=dict)
+    fill: str | None = None
+    encoder: EncoderOptions = EncoderOptions()
+    lut_file: Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def check_paths(input_path: Path, output_path: Path) -> None:
+    """Never write over the input."""
+    if input_path.resolve() == output_path.resolve():
+        raise SpecError(f"{output_path}: the output would write over the input")
+
+
+def convert_file(request: ConvertRequest, build: BuildOptions = BuildOptions(), cache=None,
+                 watch: Stopwatch | None = None, progress=None):
+    """Convert one file; returns (the LUT used, bytes written)."""
+    watch = watch or Stopwatch()
+    check_paths(request.input_path, request.output_path)
+    fmt = output_format(request.output_path)
+    with watch.phase("read"):
+        picture = read_image(request.input_path, request.max_pixels)
+    check_storable(picture.mode, fmt)
+    with watch.phase("lut"):
+        if request.lut_file is not None:
+            from .lutfile import load_lut
+
+            lut = load_lut(request.lut_file, picture.size)
+        else:
+            spec = GeometrySpec(input_size=picture.size, **request.geometry)
+            lut = obtain_lut(spec, build, cache, progress)
+    with watch.phase("gather"):
+        fill = fill_color(request.fill, picture)
+        if fill is None and picture.mode in ALPHA_MODES:
+            fill = 0  # transparent
+        pixels = apply_lut(lut, picture.pixels, fill)
+    with watch.phase("write"):
+        size = write_image(request.output_path, picture.with_pixels(pixels), request.encoder)
+    return lut, size

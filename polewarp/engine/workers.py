@@ -1,0 +1,124 @@
+"""The shared-memory process pool: one segment owned by the parent, workers fill row blocks in place.
+
+The parent creates the segment and always unlinks it; each worker attaches once (the pool's
+initializer), receives only ``(r0, r1)`` ranges and writes its rows with a numba kernel.
+Nothing is pickled back and nothing is sorted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import secrets
+import signal
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from .errors import WorkerError
+
+SEGMENT_PREFIX = "polewarp_"
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedArrayHandle:
+    """What a worker needs to attach to the parent's array: small and picklable."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+class SharedArray:
+    """A numpy array in a shared-memory segment this process owns and unlinks on ``close``."""
+
+    def __init__(self, shape: tuple[int, ...], dtype):
+        dtype = np.dtype(dtype)
+        size = max(1, int(np.prod(shape)) * dtype.itemsize)
+        name = f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        self._segment = shared_memory.SharedMemory(name=name, create=True, size=size)
+        self.array = np.ndarray(shape, dtype=dtype, buffer=self._segment.buf)
+        self.handle = SharedArrayHandle(name, tuple(shape), dtype.str)
+
+    def close(self) -> None:
+        """Drop the view, unmap and unlink; safe to call twice."""
+        if self._segment is None:
+            return
+        self.array = None
+        segment, self._segment = self._segment, None
+        try:
+            segment.close()
+        finally:
+            segment.unlink()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclasses.dataclass
+class _WorkerState:
+    """Everything one worker keeps between tasks: its attached segment and the fill's arguments."""
+
+    segment: shared_memory.SharedMemory
+    array: np.ndarray
+    fill: object  # a callable (array, r0, r1) -> None
+
+
+_state: _WorkerState | None = None
+
+
+def _attach(handle: SharedArrayHandle, fill) -> None:
+    """Pool initializer: leave Ctrl-C to the parent, attach once, keep the state."""
+    global _state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Attaching registers the segment with the resource tracker again; the owner unregisters it.
+    segment = shared_memory.SharedMemory(name=handle.name)
+    array = np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=segment.buf)
+    _state = _WorkerState(segment, array, fill)
+
+
+def _run_block(block: tuple[int, int]) -> int:
+    """Fill one row block in place; returns only the number of rows done."""
+    r0, r1 = block
+    _state.fill(_state.array, r0, r1)
+    return r1 - r0
+
+
+def start_method() -> str:
+    """fork where the platform has it (a pool starts in milliseconds), else spawn."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def fill_in_pool(target: SharedArray, fill, blocks, workers: int, progress=None) -> None:
+    """Have ``workers`` processes run ``fill(array, r0, r1)`` over ``blocks`` into ``target``.
+
+    Raises WorkerError if a worker dies or fails; on any exit the pool is shut down, and
+    the caller, who owns ``target``, unlinks it.
+    """
+    context = multiprocessing.get_context(start_method())
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_attach, initargs=(target.handle, fill)
+    )
+    try:
+        pending = {executor.submit(_run_block, block) for block in blocks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                rows = future.result()
+                if progress is not None:
+                    progress(rows)
+    except BrokenProcessPool:
+        raise WorkerError(
+            "a worker process died while building the LUT (killed, or out of memory?)"
+        ) from None
+    except Exception as err:
+        raise WorkerError(f"a worker failed while building the LUT: {err}") from err
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
