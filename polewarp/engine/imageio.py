@@ -26,9 +26,9 @@ STORABLE = {
     "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
     "JPEG": {"L", "RGB", "CMYK"},
     "TIFF": {"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"},
-    "BMP": {"1", "L", "P", "RGB", "RGBA"},
-    "GIF": {"L", "P"},
-    "PPM": {"1", "L", "RGB", "I;16"},
+    "BMP": {"1", "L", "P", "RGB"},
+    "GIF": {"P"},
+    "PPM": {"1", "L", "RGB"},
     "WEBP": {"RGB", "RGBA"},
 }
 ALPHA_MODES = {"LA", "RGBA"}
@@ -73,24 +73,49 @@ def check_storable(mode: str, fmt: str) -> None:
         )
 
 
-def _decode(path: Path, max_pixels: int) -> Image.Image:
-    """Open, check the declared size against ``max_pixels``, then decode the first frame.
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Map Pillow's variants onto the modes the gather handles, or refuse the rest."""
+    if image.mode.startswith("I;16"):
+        return image if image.mode == "I;16" else image.convert("I").convert("I;16")
+    if image.mode == "PA":
+        return image.convert("RGBA")
+    if image.mode not in MODES:
+        raise ImageError(
+            f"unsupported image mode {image.mode}: convert the image to RGB, RGBA or L first"
+        )
+    return image
+
+
+def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
+    """Check the declared size against ``max_pixels``, then decode the first frame."""
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} (a decompression bomb?); raise it with --max-pixels"
+        )
+    if getattr(image, "n_frames", 1) > 1:
+        log.warning("%s: %d frames; using the first", path, image.n_frames)
+    image.load()
+    image = _normalise_mode(image)
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
+    palette = image.palette.copy() if image.mode == "P" else None
+    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info)
+
+
+def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Read an image (by its content, whatever its extension) into a Picture.
 
     Pillow's own bomb check is replaced by ours (one limit, one message, an option to raise it).
     """
+    path = Path(path)
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        image = Image.open(path)
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageError(
-                f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
-                f"{max_pixels:,} (a decompression bomb?); raise it with --max-pixels"
-            )
-        if getattr(image, "n_frames", 1) > 1:
-            log.warning("%s: %d frames; using the first", path, image.n_frames)
-        image.load()
-        return image
+        with Image.open(path) as image:
+            return _picture(path, image, max_pixels)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -105,31 +130,6 @@ def _decode(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(f"{path}: cannot decode the image ({err})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
-
-
-def _normalise_mode(image: Image.Image) -> Image.Image:
-    """Map Pillow's variants onto the modes the gather handles, or refuse the rest."""
-    if image.mode.startswith("I;16"):
-        return image if image.mode == "I;16" else image.convert("I").convert("I;16")
-    if image.mode == "PA":
-        return image.convert("RGBA")
-    if image.mode not in MODES:
-        raise ImageError(
-            f"unsupported image mode {image.mode}: convert the image to RGB, RGBA or L first"
-        )
-    return image
-
-
-def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
-    """Read an image (by its content, whatever its extension) into a Picture."""
-    path = Path(path)
-    image = _normalise_mode(_decode(path, max_pixels))
-    pixels = np.asarray(image)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
-    info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
-    palette = image.palette if image.mode == "P" else None
-    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info)
 
 
 def to_image(picture: Picture) -> Image.Image:

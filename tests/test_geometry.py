@@ -1,0 +1,145 @@
+"""GeometrySpec: validation and normalisation, and the rotation checked against PROJ."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polewarp import GeometrySpec, build_lut, reproject
+from polewarp.engine.cache import cache_key
+from polewarp.engine.errors import SpecError
+
+from . import reference
+from .conftest import make_map
+
+angles = st.floats(-1e4, 1e4, allow_nan=False)
+latitudes = st.floats(-90, 90, allow_nan=False)
+
+
+def test_defaults_are_the_old_scripts_aspect():
+    spec = GeometrySpec((720, 360))
+    assert spec.is_default_aspect()
+    assert spec.output_size == (720, 360)
+    params = spec.kernel_params()
+    assert params.centre == (1.0, 0.0, 0.0) and params.pole == (0.0, 1.0, 0.0)
+    assert params.east == (0.0, 0.0, -1.0)
+
+
+def test_equal_geometries_share_a_key():
+    a = GeometrySpec((100, 50), center=(0.1 + 0.2, -0.0), heading=-0.0)
+    b = GeometrySpec((100, 50), center=(0.3, 0.0), heading=360.0)
+    assert a == b and cache_key(a) == cache_key(b)
+    assert cache_key(a) != cache_key(GeometrySpec((100, 50), center=(0.3, 0.0), heading=1e-6))
+
+
+@given(lat=latitudes, lon=angles, heading=angles)
+def test_turns_of_360_degrees_change_nothing(lat, lon, heading):
+    a = GeometrySpec((10, 5), center=(lat, lon), heading=heading)
+    b = GeometrySpec((10, 5), center=(lat, lon + 360.0), heading=heading - 720.0)
+    assert -180 < a.center[1] <= 180 and 0 <= a.heading < 360
+    for u, v in zip(a.kernel_params()[:3], b.kernel_params()[:3]):
+        np.testing.assert_allclose(u, v, atol=1e-9)
+
+
+@given(lat=latitudes, lon=angles, heading=angles)
+def test_rotation_is_orthonormal(lat, lon, heading):
+    c, e, p = (np.array(v) for v in GeometrySpec((10, 5), center=(lat, lon), heading=heading).kernel_params()[:3])
+    np.testing.assert_allclose(np.array([c, e, p]) @ np.array([c, e, p]).T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(np.cross(p, c), e, atol=1e-15)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(center=(91, 0)), "latitude"),
+    (dict(center=(math.nan, 0)), "finite"),
+    (dict(heading=math.inf), "finite"),
+    (dict(lat_limit=90), "below 90"),
+    (dict(to="equirectangular", lat_limit=0), "above 0"),
+    (dict(source="mercator", input_lat_limit=90), "below 90"),
+    (dict(input_lat_limit=80), "Mercator input"),
+    (dict(to="stereographic"), "to must be"),
+    (dict(output_size=(0, 5)), "from 1"),
+    (dict(legacy=True, heading=0), "legacy"),
+    (dict(legacy=True, source="mercator"), "legacy"),
+])
+def test_nonsense_is_refused(kwargs, message):
+    with pytest.raises(SpecError, match=message):
+        GeometrySpec((10, 5), **kwargs)
+
+
+def test_round_trip_through_dict():
+    spec = GeometrySpec((10, 5), center=(12.5, -40), heading=33, to="equirectangular",
+                        source="mercator", lat_limit=70)
+    assert GeometrySpec.from_dict(spec.to_dict()) == spec
+
+
+def test_equirectangular_identity_returns_the_input():
+    pixels = make_map(91, 45)
+    out = reproject(pixels, heading=0, to="equirectangular")
+    np.testing.assert_array_equal(out, pixels)
+
+
+def test_mercator_identity_returns_the_input():
+    pixels = make_map(90, 91, seed=3)
+    out = reproject(pixels, heading=0, to="mercator", source="mercator", lat_limit=85.0511287798)
+    np.testing.assert_array_equal(out, pixels)
+
+
+def _random_geometries(count, seed=20261125):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        lat = float(rng.choice([rng.uniform(-90, 90), rng.choice([-90.0, 0.0, 45.0, 90.0])]))
+        yield dict(
+            center=(lat, float(rng.uniform(-180, 180))),
+            heading=float(rng.uniform(0, 360)),
+            to=str(rng.choice(["mercator", "equirectangular"])),
+            source=str(rng.choice(["mercator", "equirectangular"])),
+            output_size=(int(rng.integers(8, 60)) | 1, int(rng.integers(6, 40)) | 1),
+            input_size=(int(rng.integers(16, 400)) | 1, int(rng.integers(8, 200)) | 1),
+            lat_limit=None if rng.random() < 0.5 else float(rng.uniform(30, 89)),
+        )
+
+
+def _proj_lut(spec: GeometrySpec, proj_string: str):
+    """The LUT PROJ's ob_tran implies, and which pixels are trustworthy (not on an edge or pole)."""
+    from pyproj import Proj
+
+    width, height = spec.output_size
+    extent = spec.kernel_params().out_extent
+    s, t = reference.pixel_centres(width, height, extent)
+    lon, lat = Proj(proj_string)(s, t, inverse=True, radians=True)
+    in_w, in_h = spec.input_size
+    if spec.source == "mercator":
+        x, y = reference.mercator_coords(lat, lon, in_w, in_h, spec.input_lat_limit)
+    else:
+        x, y = reference.equirect_coords(lat, lon, in_w, in_h)
+    expected = reference.lut_from_coords(x, y, in_w, in_h, spec.source == "mercator")
+    with np.errstate(invalid="ignore"):
+        trusted = (np.abs(x - np.round(x)) > 1e-9) & ~(np.abs(y - np.round(y)) <= 1e-9)
+    trusted &= np.abs(lat) < math.pi / 2 - 1e-7
+    return expected, trusted
+
+
+@pytest.mark.parametrize("index,geometry", list(enumerate(_random_geometries(240))))
+def test_lut_agrees_with_proj(index, geometry):
+    spec = GeometrySpec(**geometry)
+    expected, trusted = _proj_lut(spec, reference.proj_string(*spec.center, spec.heading, spec.to))
+    lut = build_lut(spec, backend="serial").array
+    assert trusted.mean() > 0.9
+    np.testing.assert_array_equal(lut[trusted], expected[trusted])
+
+
+def test_reference_rotation_agrees_with_proj():
+    """The issue's vector formula and PROJ's ob_tran string are the same rotation."""
+    from pyproj import Proj
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        lat0, lon0, heading = rng.uniform(-89, 89), rng.uniform(-180, 180), rng.uniform(0, 360)
+        lat_r, lon_r = rng.uniform(-1.5, 1.5, 50), rng.uniform(-3.1, 3.1, 50)
+        lat, lon = reference.rotated_to_geographic(lat_r, lon_r, lat0, lon0, heading)
+        plon, plat = Proj(reference.proj_string(lat0, lon0, heading, "equirectangular"))(
+            lon_r, lat_r, inverse=True, radians=True)
+        np.testing.assert_allclose(plat, lat, atol=1e-12)
+        np.testing.assert_allclose(np.angle(np.exp(1j * (plon - lon))), 0, atol=1e-11)
