@@ -147,9 +147,12 @@ def _check_parallelism(backend: str, workers: int | None, rows_per_task: int | N
 
 
 def choose_backend(spec: GeometrySpec, workers: int) -> str:
-    """``auto``: the process pool for large builds with several workers, else in-process."""
+    """``auto``: the process pool for large builds, threads in this process for small ones
+    (a pool's start costs more than it saves there), serial with one worker."""
     height, width = spec.output_shape
-    return "processes" if workers > 1 and height * width >= POOL_MIN_PIXELS else "serial"
+    if workers == 1:
+        return "serial"
+    return "processes" if height * width >= POOL_MIN_PIXELS else "threads"
 
 
 def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = None,

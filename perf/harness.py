@@ -1,0 +1,44 @@
+"""A small benchmark harness: warm up, repeat, report the median and the spread."""
+
+import statistics
+import subprocess
+import sys
+import time
+
+
+def measure(function, repeat=5, warmup=1):
+    """(median, min, max) seconds of ``function()`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), max(times)
+
+
+def measure_command(args, repeat=5, warmup=1, **kwargs):
+    """The same for a whole subprocess (wall time, interpreter start included)."""
+
+    def run():
+        subprocess.run(args, check=True, capture_output=True, **kwargs)
+
+    return measure(run, repeat, warmup)
+
+
+def python(code: str) -> list[str]:
+    """A command running ``code`` in this interpreter."""
+    return [sys.executable, "-c", code]
+
+
+def row(name, seconds, pixels=None, baseline=None):
+    """One printed line: median ms, spread, Mpx/s and the ratio to a baseline."""
+    median, low, high = seconds
+    text = f"{name:<52} {median * 1000:9.1f} ms  [{low * 1000:.1f}-{high * 1000:.1f}]"
+    if pixels:
+        text += f"  {pixels / median / 1e6:8.1f} Mpx/s"
+    if baseline:
+        text += f"  x{baseline[0] / median:6.2f}"
+    print(text, flush=True)
+    return median
