@@ -62,11 +62,12 @@ def main(args=None):
 
 def _register():
     """Attach the commands (their modules import no numba, so --help stays light)."""
+    from .batch import batch
     from .cache import cache
     from .convert import convert
     from .lut import lut
 
-    for command in (convert, lut, cache):
+    for command in (convert, batch, lut, cache):
         cli.add_command(command)
 
 

@@ -97,10 +97,16 @@ def convert_file(request: ConvertRequest, build: BuildOptions = BuildOptions(), 
             spec = GeometrySpec(input_size=picture.size, **request.geometry)
             lut = obtain_lut(spec, build, cache, progress)
     with watch.phase("gather"):
-        fill = fill_color(request.fill, picture)
-        if fill is None and picture.mode in ALPHA_MODES:
-            fill = 0  # transparent
-        pixels = apply_lut(lut, picture.pixels, fill)
+        result = render(picture, lut, request.fill)
     with watch.phase("write"):
-        size = write_image(request.output_path, picture.with_pixels(pixels), request.encoder)
+        size = write_image(request.output_path, result, request.encoder)
     return lut, size
+
+
+def render(picture, lut, fill: str | None):
+    """The picture gathered through the LUT; "no source" pixels get ``fill`` (default black,
+    transparent where the image has alpha)."""
+    values = fill_color(fill, picture)
+    if values is None and picture.mode in ALPHA_MODES:
+        values = 0
+    return picture.with_pixels(apply_lut(lut, picture.pixels, values))

@@ -73,15 +73,24 @@ class _WorkerState:
 _state: _WorkerState | None = None
 
 
-def _attach(handle: SharedArrayHandle, fill) -> None:
-    """Pool initializer: leave Ctrl-C to the parent, attach once, keep the state."""
-    global _state
+def worker_signals() -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it reaches the whole process group),
+    and SIGTERM simply ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Attaching registers the segment with the resource tracker again; the owner unregisters it.
+
+
+def attach(handle: SharedArrayHandle) -> tuple[shared_memory.SharedMemory, np.ndarray]:
+    """Attach to the parent's segment (the worker only ever closes it; the owner unlinks)."""
     segment = shared_memory.SharedMemory(name=handle.name)
-    array = np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=segment.buf)
-    _state = _WorkerState(segment, array, fill)
+    return segment, np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=segment.buf)
+
+
+def _attach(handle: SharedArrayHandle, fill) -> None:
+    """Pool initializer: attach once, keep the state."""
+    global _state
+    worker_signals()
+    _state = _WorkerState(*attach(handle), fill)
 
 
 def _run_block(block: tuple[int, int]) -> int:
@@ -96,16 +105,20 @@ def start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def process_pool(workers: int, initializer, initargs) -> ProcessPoolExecutor:
+    """A process pool started the cheapest safe way, each worker set up once by ``initializer``."""
+    context = multiprocessing.get_context(start_method())
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
+                               initargs=initargs)
+
+
 def fill_in_pool(target: SharedArray, fill, blocks, workers: int, progress=None) -> None:
     """Have ``workers`` processes run ``fill(array, r0, r1)`` over ``blocks`` into ``target``.
 
     Raises WorkerError if a worker dies or fails; on any exit the pool is shut down, and
     the caller, who owns ``target``, unlinks it.
     """
-    context = multiprocessing.get_context(start_method())
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_attach, initargs=(target.handle, fill)
-    )
+    executor = process_pool(workers, _attach, (target.handle, fill))
     try:
         pending = {executor.submit(_run_block, block) for block in blocks}
         while pending:

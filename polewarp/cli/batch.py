@@ -1,0 +1,104 @@
+"""polewarp batch: many maps, one geometry, every core."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..engine.atomic import atomic_output
+from ..engine.batch import BatchSettings, plan, run_batch
+from ..engine.imageio import DEFAULT_MAX_PIXELS, EncoderOptions
+from ..engine.lut import physical_cores
+from ..engine.pipeline import BuildOptions
+from .options import build_options, cache_options, encoder_options, geometry_from_options, geometry_options, open_cache
+
+
+def write_report(path, results) -> None:
+    """--report: one record per input, written atomically."""
+    records = [dataclasses.asdict(result) for result in results]
+    with atomic_output(path) as stream:
+        stream.write(json.dumps(records, indent=2).encode() + b"\n")
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out-dir", type=click.Path(), required=True, help="Output folder (created if missing).")
+@click.option("--recursive", is_flag=True, help="Take folders' subfolders too, mirrored under OUT-DIR.")
+@click.option("--name", "template", default="{stem}.{ext}", show_default=True,
+              help="Output name template: {stem} of the input, {ext} of the output format.")
+@click.option("--format", "fmt", default=None, help="Output format: png, jpg, tif, bmp, gif, ppm, webp "
+                                                   "[the input's].")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failure.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write a JSON record per input.")
+@click.option("--dry-run", is_flag=True, help="List what would be written, and where, then stop.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines but failures.")
+@geometry_options
+@encoder_options
+@build_options
+@cache_options
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse larger inputs before decoding them.")
+@click.pass_context
+def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
+          dry_run, quiet, center, heading, to, source, lat_limit, input_lat_limit, size, legacy,
+          compress_level, quality, fill, workers, rows_per_task, backend, cache_dir, no_cache,
+          max_cache_size, max_pixels):
+    """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
+
+    Images of one size share one LUT (from the cache, built once on a miss). Images are spread
+    over --workers processes; a bad file is reported and the rest converted.
+    """
+    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing)
+    if dry_run:
+        for item in items:
+            click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
+        return
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    settings = BatchSettings(
+        geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit, size, legacy),
+        fill, EncoderOptions(compress_level, quality), max_pixels)
+    workers = workers or physical_cores()
+    start = time.perf_counter()
+    with click.progressbar(length=len(items), label="converting", file=_Null() if quiet else sys.stderr,
+                           show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:
+
+        def progress(result):
+            if result.status == "failed":
+                click.echo(f"\n{result.input}: {result.reason}", err=True)
+            elif result.status == "skipped" and not quiet:
+                click.echo(f"\n{result.input}: skipped ({result.reason})", err=True)
+            elapsed = time.perf_counter() - start
+            bar.update(1, f"{(bar.pos + 1) / elapsed:.1f} images/s" if elapsed > 0 else "")
+
+        results = run_batch(items, settings, workers,
+                            BuildOptions(backend, workers=None, rows_per_task=rows_per_task),
+                            open_cache(cache_dir, no_cache, max_cache_size), fail_fast, progress)
+    if report:
+        write_report(report, results)
+    counts = {status: sum(r.status == status for r in results) for status in ("converted", "skipped", "failed")}
+    not_run = len(items) - len(results)
+    click.echo(f"converted {counts['converted']}, skipped {counts['skipped']}, failed {counts['failed']}"
+               + (f", not started {not_run}" if not_run else "")
+               + f" of {len(items)} in {time.perf_counter() - start:.1f} s")
+    if counts["failed"]:
+        ctx.exit(1)
+
+
+class _Null:
+    """A stream that swallows the progress bar under --quiet."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
