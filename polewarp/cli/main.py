@@ -66,8 +66,9 @@ def _register():
     from .cache import cache
     from .convert import convert
     from .lut import lut
+    from .profile import profile
 
-    for command in (convert, batch, lut, cache):
+    for command in (convert, batch, lut, cache, profile):
         cli.add_command(command)
 
 

@@ -1,6 +1,6 @@
 """Options shared by several commands, as module-level decorators, and their parameter types.
 
-geometry_options: convert, lut build (and batch, profile); build_options: convert, lut build,
+geometry_options: convert, lut build, batch (aspect_options, without --size: profile); build_options: convert, lut build,
 profile; cache_options: convert, lut build, cache; encoder_options: convert (and batch).
 """
 
@@ -78,7 +78,7 @@ def _apply(decorators):
     return decorate
 
 
-geometry_options = _apply([
+aspect_options = _apply([
     click.option("--center", type=LATLON, default="0,0", show_default=True,
                  help="Geographic LAT,LON shown at the centre of the output."),
     click.option("--heading", type=DEGREES, default=90.0, show_default=True,
@@ -93,9 +93,13 @@ geometry_options = _apply([
                       "extent, ~84.6; equirectangular: 90]."),
     click.option("--input-lat-limit", type=DEGREES, default=None,
                  help="Latitude of a Mercator input's top edge [85.0511287798]."),
-    click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
     click.option("--legacy", is_flag=True,
                  help="Reproduce the old script's output pixel for pixel (its rounding included)."),
+])
+
+geometry_options = _apply([
+    aspect_options,
+    click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
 ])
 
 build_options = _apply([

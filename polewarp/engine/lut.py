@@ -7,6 +7,7 @@ All four fill the same row blocks with the same kernel, so they build identical 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -16,7 +17,7 @@ import numpy as np
 
 from .errors import SpecError
 from .geometry import LEGACY_EXTENT, GeometrySpec
-from .workers import SharedArray, fill_in_pool
+from .workers import RowPool, SharedArray
 
 BACKENDS = ("processes", "threads", "prange", "serial")
 # Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
@@ -155,6 +156,71 @@ def choose_backend(spec: GeometrySpec, workers: int) -> str:
     return "processes" if height * width >= POOL_MIN_PIXELS else "threads"
 
 
+class LutBuilder:
+    """One backend's resources for one spec, set up once and reused for repeated builds.
+
+    ``start()`` pays the one-off costs (loading the kernels, starting a pool), ``build()`` the
+    steady state. ``build_lut`` uses one for a single build; the profiler times them apart.
+    """
+
+    def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None):
+        self.workers = _check_parallelism(backend, workers, None)
+        self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
+        self.spec = spec
+        self.shape = spec.output_shape + (2,)
+        self.dtype = lut_dtype(spec.input_size)
+        self._resources = contextlib.ExitStack()
+        self._pool = self._shared = self._threads = None
+        self.fill = None
+
+    def start(self) -> LutBuilder:
+        """Load the kernels (the forked workers inherit them) and start the backend's workers."""
+        if self.fill is not None:
+            return self
+        self.fill = RowFill.for_spec(self.spec)
+        self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
+        with contextlib.ExitStack() as stack:
+            if self.backend == "processes":
+                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype))
+                self._pool = stack.enter_context(RowPool(self._shared, self.fill, self.workers))
+                self._pool.start()
+            elif self.backend == "threads":
+                self._threads = stack.enter_context(ThreadPoolExecutor(max_workers=self.workers))
+            elif self.backend == "prange":
+                _run_prange(self.fill, np.empty((0,) + self.shape[1:], self.dtype), [], self.workers)
+            self._resources = stack.pop_all()
+        return self
+
+    def build(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
+        """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``."""
+        if rows_per_task is not None and int(rows_per_task) < 1:
+            raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
+        self.start()
+        height, width = self.spec.output_shape
+        blocks = row_blocks(height, int(rows_per_task or auto_rows_per_task(width, height, self.workers)))
+        if self.backend == "processes":
+            self._pool.run(blocks, progress)
+            return self._shared.array.copy()
+        array = np.empty(self.shape, self.dtype)
+        if self.backend == "threads":
+            _run_threads(self.fill, array, blocks, self._threads, progress)
+        elif self.backend == "prange":
+            _run_prange(self.fill, array, blocks, self.workers, progress)
+        else:
+            _run_serial(self.fill, array, blocks, progress)
+        return array
+
+    def close(self) -> None:
+        """Shut the workers down and unlink the shared segment, whatever happened."""
+        self._resources.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
               rows_per_task: int | None = None, progress=None) -> Lut:
     """Build the LUT for ``spec``.
@@ -169,52 +235,35 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
 
     Returns a read-only :class:`Lut`.
     """
-    workers = _check_parallelism(backend, workers, rows_per_task)
-    if backend == "auto":
-        backend = choose_backend(spec, workers)
-    height, width = spec.output_shape
-    rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, workers))
-    blocks = row_blocks(height, rows_per_task)
-    fill = RowFill.for_spec(spec)
-    shape = (height, width, 2)
-    dtype = lut_dtype(spec.input_size)
-    if backend == "processes":
-        array = _build_in_pool(fill, shape, dtype, blocks, workers, progress)
-    else:
-        array = np.empty(shape, dtype)
-        BUILDERS[backend](fill, array, blocks, workers, progress)
+    _check_parallelism(backend, workers, rows_per_task)
+    with LutBuilder(spec, backend, workers) as builder:
+        array = builder.build(rows_per_task, progress)
     array.setflags(write=False)
-    origin = f"built ({backend}, {workers} worker{'s' * (workers > 1)}, {rows_per_task} rows/task)"
+    height, width = spec.output_shape
+    rows = rows_per_task or auto_rows_per_task(width, height, builder.workers)
+    workers = builder.workers
+    origin = f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, {rows} rows/task)"
     return Lut(array, spec, origin)
 
 
-def _build_in_pool(fill, shape, dtype, blocks, workers, progress) -> np.ndarray:
-    """Warm the kernel here (the forked workers inherit it), then fill a shared segment."""
-    fill(np.empty((0,) + shape[1:], dtype), 0, 0)
-    with SharedArray(shape, dtype) as shared:
-        fill_in_pool(shared, fill, blocks, workers, progress)
-        return shared.array.copy()
-
-
-def _build_serial(fill, array, blocks, workers, progress) -> None:
+def _run_serial(fill, array, blocks, progress) -> None:
     for r0, r1 in blocks:
         fill(array, r0, r1)
         if progress is not None:
             progress(r1 - r0)
 
 
-def _build_threads(fill, array, blocks, workers, progress) -> None:
+def _run_threads(fill, array, blocks, threads, progress) -> None:
     def fill_block(block):
         fill(array, *block)
         return block[1] - block[0]
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for rows in pool.map(fill_block, blocks):
-            if progress is not None:
-                progress(rows)
+    for rows in threads.map(fill_block, blocks):
+        if progress is not None:
+            progress(rows)
 
 
-def _build_prange(fill, array, blocks, workers, progress) -> None:
+def _run_prange(fill, array, blocks, workers, progress=None) -> None:
     import numba
 
     from . import kernels
@@ -228,7 +277,4 @@ def _build_prange(fill, array, blocks, workers, progress) -> None:
     finally:
         numba.set_num_threads(previous)
     if progress is not None:
-        progress(array.shape[0])
-
-
-BUILDERS = {"serial": _build_serial, "threads": _build_threads, "prange": _build_prange}
+        progress(int((stops - starts).sum()))

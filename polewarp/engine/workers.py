@@ -112,26 +112,62 @@ def process_pool(workers: int, initializer, initargs) -> ProcessPoolExecutor:
                                initargs=initargs)
 
 
-def fill_in_pool(target: SharedArray, fill, blocks, workers: int, progress=None) -> None:
-    """Have ``workers`` processes run ``fill(array, r0, r1)`` over ``blocks`` into ``target``.
+def _started(_) -> int:
+    """A no-op task: its round trip proves a worker is up and attached."""
+    return os.getpid()
 
-    Raises WorkerError if a worker dies or fails; on any exit the pool is shut down, and
-    the caller, who owns ``target``, unlinks it.
+
+class RowPool:
+    """Worker processes attached to one shared array, filling row blocks on request.
+
+    Kept alive across builds (the profiler's steady state); ``close`` shuts it down. The
+    caller owns the array and unlinks it.
     """
-    executor = process_pool(workers, _attach, (target.handle, fill))
-    try:
-        pending = {executor.submit(_run_block, block) for block in blocks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                rows = future.result()
-                if progress is not None:
-                    progress(rows)
-    except BrokenProcessPool:
-        raise WorkerError(
-            "a worker process died while building the LUT (killed, or out of memory?)"
-        ) from None
-    except Exception as err:
-        raise WorkerError(f"a worker failed while building the LUT: {err}") from err
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+
+    def __init__(self, target: SharedArray, fill, workers: int):
+        self.workers = workers
+        self._executor = process_pool(workers, _attach, (target.handle, fill))
+
+    def start(self) -> None:
+        """Start every worker now (a fork pool starts them all at the first task)."""
+        self._call(lambda: list(self._executor.map(_started, range(self.workers))))
+
+    def run(self, blocks, progress=None) -> None:
+        """Fill ``blocks`` in the workers; returns when all are done (WorkerError if one dies)."""
+
+        def dispatch():
+            pending = {self._executor.submit(_run_block, block) for block in blocks}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        rows = future.result()
+                        if progress is not None:
+                            progress(rows)
+            finally:
+                for future in pending:
+                    future.cancel()
+
+        self._call(dispatch)
+
+    def _call(self, work) -> None:
+        try:
+            work()
+        except BrokenProcessPool:
+            raise WorkerError(
+                "a worker process died while building the LUT (killed, or out of memory?)"
+            ) from None
+        except WorkerError:
+            raise
+        except Exception as err:
+            raise WorkerError(f"a worker failed while building the LUT: {err}") from err
+
+    def close(self) -> None:
+        """Let running blocks finish, drop queued ones, end the workers."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,154 @@
+"""The scaling profile: LUT build time over sizes x backends x workers x rows per task.
+
+Numpy in, records out, progress through a callback: the CLI prints tables, JSON, CSV or a plot.
+One-off costs (loading kernels, starting a pool) are timed apart from the steady state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .gather import apply_lut
+from .geometry import GeometrySpec
+from .lut import BACKENDS, Lut, LutBuilder, auto_rows_per_task
+
+
+@dataclasses.dataclass
+class Record:
+    """One measured combination (a --json / --csv record)."""
+
+    size: str
+    backend: str
+    workers: int
+    rows_per_task: str  # a number, or "auto"
+    rows_resolved: int
+    median_s: float
+    min_s: float
+    max_s: float
+    mpx_per_s: float
+    speedup: float | None = None  # over one worker of the same backend and rows per task
+    efficiency: float | None = None
+
+
+@dataclasses.dataclass
+class OneOff:
+    """The start-up cost of one backend and worker count (kernel load, pool start)."""
+
+    size: str
+    backend: str
+    workers: int
+    seconds: float
+
+
+@dataclasses.dataclass
+class GatherRecord:
+    """The gather of an RGB map through the LUT, for scale."""
+
+    size: str
+    gather: str
+    median_s: float
+    mpx_per_s: float
+
+
+def machine() -> dict:
+    """CPU model, physical and logical cores, SIMD flags and library versions."""
+    import numba
+
+    model, cores, flags = platform.processor() or "unknown", set(), []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for block in text.split("\n\n"):
+            fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+            fields = {k.strip(): v.strip() for k, v in fields.items()}
+            if "model name" in fields:
+                model = fields["model name"]
+                cores.add((fields.get("physical id"), fields.get("core id")))
+                flags = fields.get("flags", "").split()
+    except OSError:
+        pass
+    simd = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon")
+            if f in flags]
+    return {
+        "cpu": model,
+        "physical_cores": len(cores) or os.cpu_count(),
+        "logical_cores": os.cpu_count(),
+        "simd": simd,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+    }
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry: dict | None = None,
+            on_one_off=None, on_record=None, on_step=None):
+    """Measure every combination; yields Records as they are done (so Ctrl-C keeps the rest).
+
+    ``rows_list`` holds numbers or "auto". ``on_one_off(OneOff)`` reports start-up costs,
+    ``on_step()`` is called once per build, for a progress bar.
+    """
+    geometry = geometry or {}
+    for size in sizes:
+        spec = GeometrySpec(input_size=size, **geometry)
+        label = f"{size[0]}x{size[1]}"
+        pixels = size[0] * size[1]
+        for backend in backends:
+            baseline = {}
+            for workers in workers_list:
+                builder = LutBuilder(spec, backend, workers)
+                try:
+                    if on_one_off:
+                        on_one_off(OneOff(label, backend, workers, _timed(builder.start)))
+                    for rows in rows_list:
+                        resolved = auto_rows_per_task(size[0], size[1], workers) if rows == "auto" else rows
+                        builder.build(resolved)  # warm-up: first-touch and caches
+                        times = []
+                        for _ in range(repeat):
+                            times.append(_timed(lambda: builder.build(resolved)))
+                            if on_step:
+                                on_step()
+                        median = statistics.median(times)
+                        record = Record(label, backend, workers, str(rows), resolved, median, min(times),
+                                        max(times), pixels / median / 1e6)
+                        if workers == 1:
+                            baseline[rows] = median
+                        if rows in baseline:
+                            record.speedup = baseline[rows] / median
+                            record.efficiency = record.speedup / workers
+                        yield record
+                finally:
+                    builder.close()
+
+
+def profile_gather(sizes, geometry: dict | None = None, repeat: int = 5):
+    """The gather of a random RGB map through each size's LUT, with numba and with numpy."""
+    for size in sizes:
+        spec = GeometrySpec(input_size=size, **(geometry or {}))
+        with LutBuilder(spec, "threads") as builder:
+            lut = Lut(builder.build(), spec)
+        image = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        for gather in ("numba", "numpy"):
+            apply_lut(lut, image, gather=gather)
+            median = statistics.median(_timed(lambda: apply_lut(lut, image, gather=gather))
+                                       for _ in range(repeat))
+            yield GatherRecord(f"{size[0]}x{size[1]}", gather, median, size[0] * size[1] / median / 1e6)
+
+
+def steps(sizes, workers_list, rows_list, backends, repeat) -> int:
+    """How many builds a profile times (for the progress bar)."""
+    return len(sizes) * len(workers_list) * len(rows_list) * len(backends) * repeat
+
+
+__all__ = ["BACKENDS", "Record", "OneOff", "GatherRecord", "machine", "profile", "profile_gather", "steps"]

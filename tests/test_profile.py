@@ -1,0 +1,89 @@
+"""polewarp profile: the tables, JSON and CSV records, bad lists, and the plot's optional extra."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from polewarp.cli import cli
+
+SMALL = ["profile", "--size", "64x32", "--workers", "1,2", "--rows-per-task", "3,auto", "--repeat", "2"]
+
+
+def test_tables_in_the_old_scripts_layout(runner):
+    result = runner.invoke(cli, SMALL + ["--backend", "threads,serial"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("# ") and "physical" in out and "numba" in out
+    assert "## 64x32, threads: seconds per LUT build" in out and "## 64x32, serial" in out
+    assert "rows/task" in out and "best:" in out and "auto with 2 workers" in out
+    assert "gather 64x32 RGB, numba" in out
+
+
+def test_json_records(runner):
+    result = runner.invoke(cli, SMALL + ["--json", "--backend", "processes,prange"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    records = data["records"]
+    assert len(records) == 2 * 2 * 2
+    assert {r["backend"] for r in records} == {"processes", "prange"}
+    for record in records:
+        assert record["median_s"] > 0 and record["mpx_per_s"] > 0
+        assert record["min_s"] <= record["median_s"] <= record["max_s"]
+        if record["workers"] == 2:
+            assert record["speedup"] > 0 and record["efficiency"] == pytest.approx(record["speedup"] / 2)
+    assert {o["backend"] for o in data["one_off"]} == {"processes", "prange"}
+    assert data["machine"]["logical_cores"] >= 1
+
+
+def test_csv_records(runner):
+    result = runner.invoke(cli, SMALL + ["--csv", "--backend", "serial"])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 4 and set(rows[0]) >= {"size", "backend", "workers", "rows_per_task", "median_s"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "--workers"), (["--rows-per-task", "x"], "--rows-per-task"),
+    (["--backend", "gpu"], "--backend"), (["--size", "0x3"], "at least 1 pixel"),
+    (["--json", "--csv"], "choose one"),
+])
+def test_bad_lists_are_usage_errors(runner, args, message):
+    result = runner.invoke(cli, ["profile", "--repeat", "1", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_more_workers_than_cores_warns(runner):
+    result = runner.invoke(cli, ["profile", "--size", "16x8", "--workers", "64", "--rows-per-task", "auto",
+                                 "--backend", "serial", "--repeat", "1"])
+    assert result.exit_code == 0 and "physical cores" in result.stderr
+
+
+def test_plot_needs_matplotlib_or_draws(runner, tmp_path):
+    target = tmp_path / "p.png"
+    result = runner.invoke(cli, SMALL + ["--backend", "threads", "--plot", str(target)])
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert result.exit_code == 1 and "pip install 'polewarp[plot]'" in result.output
+    else:
+        assert result.exit_code == 0 and target.stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_what_was_measured(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import run_env
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "polewarp", "profile", "--size", "1024x512", "--backend", "serial,threads",
+         "--repeat", "3"], env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "settings measured" in err and "## 1024x512, serial" in out
