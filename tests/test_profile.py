@@ -80,8 +80,8 @@ def test_ctrl_c_prints_what_was_measured(tmp_path):
     from .conftest import run_env
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "polewarp", "profile", "--size", "1024x512", "--backend", "serial,threads",
-         "--repeat", "3"], env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "polewarp", "profile", "--size", "1024x512,4096x2048", "--backend", "serial,threads",
+         "--repeat", "5"], env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
