@@ -55,8 +55,8 @@ def report_timings(watch: Stopwatch, lut, size: int) -> None:
 
 
 @click.command()
-@click.argument("input_arg", metavar="[INPUT]", required=False, type=click.Path(dir_okay=True))
-@click.option("-i", "--input", "input_opt", type=click.Path(), help="Input map (the old script's -i).")
+@click.argument("input_arg", metavar="[INPUT]", required=False, type=click.Path(readable=False))
+@click.option("-i", "--input", "input_opt", type=click.Path(readable=False), help="Input map (the old script's -i).")
 @click.option("-o", "--output", type=click.Path(), default=DEFAULT_OUTPUT, show_default=True,
               help="Output file; its extension picks the format (png jpg tif bmp gif ppm webp).")
 @geometry_options
