@@ -12,10 +12,18 @@ import click
 
 from ..engine.atomic import atomic_output
 from ..engine.batch import BatchSettings, plan, run_batch
-from ..engine.imageio import DEFAULT_MAX_PIXELS, EncoderOptions
+from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.lut import physical_cores
-from ..engine.pipeline import BuildOptions
-from .options import build_options, cache_options, encoder_options, geometry_from_options, geometry_options, open_cache
+from .options import (
+    build_options,
+    cache_options,
+    encoder_options,
+    geometry_options,
+    take_build,
+    take_cache,
+    take_encoder,
+    take_geometry,
+)
 
 
 def write_report(path, results) -> None:
@@ -47,9 +55,7 @@ def write_report(path, results) -> None:
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
 def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
-          dry_run, quiet, center, heading, to, source, lat_limit, input_lat_limit, size, legacy,
-          compress_level, quality, fill, workers, rows_per_task, backend, cache_dir, no_cache,
-          max_cache_size, max_pixels):
+          dry_run, quiet, fill, max_pixels, **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
     Images of one size share one LUT (from the cache, built once on a miss). Images are spread
@@ -61,10 +67,9 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
             click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
         return
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    settings = BatchSettings(
-        geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit, size, legacy),
-        fill, EncoderOptions(compress_level, quality), max_pixels)
-    workers = workers or physical_cores()
+    settings = BatchSettings(take_geometry(options), fill, take_encoder(options), max_pixels)
+    build = take_build(options)
+    workers = build.workers or physical_cores()
     start = time.perf_counter()
     with click.progressbar(length=len(items), label="converting", file=_Null() if quiet else sys.stderr,
                            show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:
@@ -77,9 +82,8 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
             elapsed = time.perf_counter() - start
             bar.update(1, f"{(bar.pos + 1) / elapsed:.1f} images/s" if elapsed > 0 else "")
 
-        results = run_batch(items, settings, workers,
-                            BuildOptions(backend, workers=None, rows_per_task=rows_per_task),
-                            open_cache(cache_dir, no_cache, max_cache_size), fail_fast, progress)
+        results = run_batch(items, settings, workers, dataclasses.replace(build, workers=None),
+                            take_cache(options), fail_fast, progress)
     if report:
         write_report(report, results)
     counts = {status: sum(r.status == status for r in results) for status in ("converted", "skipped", "failed")}

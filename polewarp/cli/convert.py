@@ -8,21 +8,24 @@ from pathlib import Path
 
 import click
 
-from ..engine.imageio import DEFAULT_MAX_PIXELS, EncoderOptions
-from ..engine.pipeline import BuildOptions, ConvertRequest, Stopwatch, convert_file
+from ..engine.imageio import DEFAULT_MAX_PIXELS
+from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
     build_options,
     cache_options,
     encoder_options,
-    geometry_from_options,
     geometry_options,
-    open_cache,
+    take_build,
+    take_cache,
+    take_encoder,
+    take_geometry,
 )
 
 log = logging.getLogger("polewarp")
 
 DEFAULT_OUTPUT = "ShiftedPoleMap.png"
-GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "size", "legacy")
+GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "size", "legacy",
+                   "resample", "supersample")
 
 
 def default_map() -> Path:
@@ -71,10 +74,8 @@ def report_timings(watch: Stopwatch, lut, size: int) -> None:
 @click.option("--show", is_flag=True, help="Open the output in the image viewer.")
 @click.option("-d", "--no-display", is_flag=True, hidden=True, help="Accepted for the old script's users.")
 @click.pass_context
-def convert(ctx, input_arg, input_opt, output, center, heading, to, source, lat_limit,
-            input_lat_limit, size, legacy, compress_level, quality, fill, workers, rows_per_task,
-            backend, cache_dir, no_cache, max_cache_size, lut_file, max_pixels, timing, show,
-            no_display):
+def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timing, show, no_display,
+            **options):
     """Re-project INPUT (default: the embedded Blue Marble map) into OUTPUT.
 
     With no geometry options this is the old script's transverse Mercator: the poles moved to
@@ -85,16 +86,16 @@ def convert(ctx, input_arg, input_opt, output, center, heading, to, source, lat_
     request = ConvertRequest(
         input_path=_input_path(ctx, input_arg, input_opt),
         output_path=Path(output),
-        geometry=geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit,
-                                       size, legacy),
+        geometry=take_geometry(options),
         fill=fill,
-        encoder=EncoderOptions(compress_level, quality),
+        encoder=take_encoder(options),
         lut_file=Path(lut_file) if lut_file else None,
         max_pixels=max_pixels,
     )
+    build = take_build(options)
+    cache = take_cache(options)
     watch = Stopwatch()
-    cache = None if lut_file else open_cache(cache_dir, no_cache, max_cache_size)
-    lut, written = convert_file(request, BuildOptions(backend, workers, rows_per_task), cache, watch)
+    lut, written = convert_file(request, build, None if lut_file else cache, watch)
     if timing:
         report_timings(watch, lut, written)
     if show:

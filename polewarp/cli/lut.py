@@ -8,8 +8,8 @@ import click
 
 from ..engine.cache import cache_key
 from ..engine.geometry import GeometrySpec
-from ..engine.pipeline import BuildOptions, obtain_lut
-from .options import SIZE, build_options, cache_options, geometry_from_options, geometry_options, open_cache
+from ..engine.pipeline import obtain_lut
+from .options import SIZE, build_options, cache_options, geometry_options, take_build, take_cache, take_geometry
 
 log = logging.getLogger("polewarp")
 
@@ -28,17 +28,15 @@ def lut():
               help="Write FILE.npy (and FILE.json beside it).")
 @click.option("--cache", "into_cache", is_flag=True, help="Store the LUT in the cache (then -o is optional).")
 @click.pass_context
-def build(ctx, input_size, center, heading, to, source, lat_limit, input_lat_limit, size, legacy,
-          workers, rows_per_task, backend, cache_dir, no_cache, max_cache_size, output, into_cache):
+def build(ctx, input_size, output, into_cache, **options):
     """Build the LUT for INPUT-SIZE inputs and the geometry options."""
     if not output and not into_cache:
         raise click.UsageError("say where the LUT goes: -o FILE.npy, --cache, or both", ctx)
-    if into_cache and no_cache:
+    if into_cache and options["no_cache"]:
         raise click.UsageError("--cache and --no-cache contradict each other", ctx)
-    spec = GeometrySpec(input_size=input_size, **geometry_from_options(
-        center, heading, to, source, lat_limit, input_lat_limit, size, legacy))
-    cache = open_cache(cache_dir, False, max_cache_size) if into_cache else None
-    built = obtain_lut(spec, BuildOptions(backend, workers, rows_per_task), cache)
+    spec = GeometrySpec(input_size=input_size, **take_geometry(options))
+    cache = take_cache(options) if into_cache else None
+    built = obtain_lut(spec, take_build(options), cache)
     if output:
         from ..engine.lutfile import save_lut, sidecar_path
 

@@ -10,7 +10,7 @@ import math
 
 import click
 
-from ..engine.geometry import PROJECTIONS
+from ..engine.geometry import MAX_SUPERSAMPLE, PROJECTIONS, RESAMPLING
 
 
 class SizeType(click.ParamType):
@@ -95,6 +95,11 @@ aspect_options = _apply([
                  help="Latitude of a Mercator input's top edge [85.0511287798]."),
     click.option("--legacy", is_flag=True,
                  help="Reproduce the old script's output pixel for pixel (its rounding included)."),
+    click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
+                 help="nearest copies one pixel; bilinear blends four; average blends k x k samples "
+                      "(for shrinking)."),
+    click.option("--supersample", type=click.IntRange(1, MAX_SUPERSAMPLE), default=None, metavar="K",
+                 help="average: K x K samples a pixel [ceil(2 x the size ratio), 2 to 8]."),
 ])
 
 geometry_options = _apply([
@@ -132,18 +137,36 @@ encoder_options = _apply([
 ])
 
 
-def geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit, size, legacy) -> dict:
-    """GeometrySpec keywords (all but the input size) from the geometry options."""
-    return dict(center=center, heading=heading, to=to, source=source, lat_limit=lat_limit,
-                input_lat_limit=input_lat_limit, output_size=size, legacy=legacy)
+def take_geometry(options: dict) -> dict:
+    """Pop the geometry options out of a command's keywords as GeometrySpec keywords."""
+    geometry = {name: options.pop(name) for name in
+                ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "legacy", "resample",
+                 "supersample")}
+    geometry["output_size"] = options.pop("size", None)
+    return geometry
 
 
-def open_cache(cache_dir, no_cache, max_cache_size):
-    """The LutCache the options ask for, or None with --no-cache."""
+def take_build(options: dict):
+    """Pop --workers, --rows-per-task and --backend as BuildOptions."""
+    from ..engine.pipeline import BuildOptions
+
+    return BuildOptions(options.pop("backend"), options.pop("workers"), options.pop("rows_per_task"))
+
+
+def take_encoder(options: dict):
+    """Pop --compress-level and --quality as EncoderOptions."""
+    from ..engine.imageio import EncoderOptions
+
+    return EncoderOptions(options.pop("compress_level"), options.pop("quality"))
+
+
+def take_cache(options: dict):
+    """Pop the cache options: the LutCache they ask for, or None with --no-cache."""
     import os
 
     from ..engine.cache import ENV_MAX, LutCache, default_cache_dir, parse_size
 
+    cache_dir, no_cache, max_size = (options.pop(n) for n in ("cache_dir", "no_cache", "max_cache_size"))
     if no_cache:
         return None
-    return LutCache(default_cache_dir(cache_dir), parse_size(max_cache_size or os.environ.get(ENV_MAX)))
+    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_MAX)))

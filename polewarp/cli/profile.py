@@ -11,7 +11,7 @@ import click
 
 from ..engine.errors import Interrupted
 from ..engine.lut import BACKENDS, physical_cores
-from .options import SIZE, aspect_options, geometry_from_options
+from .options import SIZE, aspect_options, take_geometry
 
 
 def _split(text: str, convert, name: str):
@@ -128,8 +128,7 @@ def plot(path, records) -> None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw speedup against workers (PNG).")
 @aspect_options
 @click.pass_context
-def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, as_csv, plot_path,
-            center, heading, to, source, lat_limit, input_lat_limit, legacy):
+def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, as_csv, plot_path, **options):
     """Time the LUT build for every size x backend x workers x rows per task."""
     from ..engine import profiler
 
@@ -140,7 +139,7 @@ def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, 
         list(range(1, physical_cores() + 1))
     rows_list = _split(rows_text, _rows, "--rows-per-task")
     backends = _split(backend_text, _backend, "--backend")
-    geometry = geometry_from_options(center, heading, to, source, lat_limit, input_lat_limit, None, legacy)
+    geometry = take_geometry(options)
     info = profiler.machine()
     if not (as_json or as_csv):
         print_machine(info, workers_list)

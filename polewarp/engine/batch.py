@@ -31,7 +31,7 @@ from .imageio import (
     write_image,
 )
 from .lut import Lut
-from .pipeline import BuildOptions, obtain_lut, render
+from .pipeline import BuildOptions, obtain_lut, prepare, render
 from .workers import SharedArray, attach, process_pool, worker_signals
 
 IMAGE_SUFFIXES = frozenset(FORMATS)
@@ -186,7 +186,7 @@ def convert_one(item: BatchItem, luts: dict, settings: BatchSettings) -> ItemRes
     start = time.perf_counter()
     result = ItemResult(str(item.input), str(item.output), "failed")
     try:
-        picture = read_image(item.input, settings.max_pixels)
+        picture = prepare(read_image(item.input, settings.max_pixels), settings.geometry.get("resample", "nearest"))
         result.size = picture.size
         lut = luts.get(picture.size)
         if lut is None:

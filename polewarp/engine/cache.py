@@ -23,7 +23,7 @@ import numpy as np
 from .atomic import atomic_output
 from .errors import CacheError, SpecError
 from .geometry import GeometrySpec
-from .lut import Lut, lut_dtype
+from .lut import Lut, lut_layout
 
 log = logging.getLogger("polewarp")
 
@@ -141,8 +141,8 @@ class LutCache:
             return None
         try:
             header, array = _decode(key, buffer)
-            expected = (spec.output_shape[0], spec.output_shape[1], 2)
-            if array.shape != expected or array.dtype != lut_dtype(spec.input_size):
+            shape, dtype = lut_layout(spec)
+            if array.shape != shape or array.dtype != dtype:
                 raise CacheError("shape or dtype does not match its geometry")
         except (CacheError, ValueError, KeyError, TypeError) as err:
             log.warning("cache entry %s is damaged (%s): rebuilding it", path, err)

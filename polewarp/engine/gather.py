@@ -36,7 +36,7 @@ def _fill_values(fill, channels: int, dtype) -> np.ndarray:
     return values
 
 
-def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto") -> np.ndarray:
+def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bool = False) -> np.ndarray:
     """Gather ``image`` through ``lut`` into a new array of the LUT's size, same dtype and layout.
 
     Parameters
@@ -45,7 +45,9 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto") -> np.nda
     image : (H, W) or (H, W, C) array of any dtype.
     fill : value or per-channel values for output pixels with no source (default zeros).
     gather : ``numba`` (fastest once loaded), ``numpy`` (no numba start-up) or ``auto``
-        (numba when it is already loaded in this process, numpy otherwise).
+        (numba when it is already loaded in this process, numpy otherwise). Bilinear and
+        average LUTs always gather with numba.
+    alpha : the last channel is alpha: bilinear and average blend colours premultiplied by it.
     """
     table = getattr(lut, "array", lut)
     src = _as_channels(np.ascontiguousarray(image))
@@ -61,8 +63,33 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto") -> np.nda
         gather = "numba" if "numba" in sys.modules else "numpy"
     values = _fill_values(fill, src.shape[2], src.dtype)
     out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
-    (_gather_numba if gather == "numba" else _gather_numpy)(src, table, values, out)
+    resample = getattr(getattr(lut, "spec", None), "resample", "nearest")
+    if resample == "nearest":
+        (_gather_numba if gather == "numba" else _gather_numpy)(src, table, values, out)
+    else:
+        from . import kernels
+
+        alpha = bool(alpha and src.shape[2] > 1)
+        is_int = src.dtype.kind != "f"
+        if resample == "average":
+            kernels._gather_average(src, table, values, alpha, is_int, out)
+        else:
+            blend = (kernels._gather_bilinear_float if not is_int else
+                     kernels._gather_bilinear_alpha if alpha else
+                     kernels._gather_bilinear_rgb if src.shape[2] == 3 else kernels._gather_bilinear_int)
+            blend(pad_for_bilinear(src), table, values, out)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def pad_for_bilinear(src: np.ndarray) -> np.ndarray:
+    """The source with its first column repeated after the last (the seam wraps) and its last
+    row repeated (the pole clamps), so that every pixel has four neighbours."""
+    height, width = src.shape[:2]
+    padded = np.empty((height + 1, width + 1) + src.shape[2:], src.dtype)
+    padded[:height, :width] = src
+    padded[:height, width] = src[:, 0]
+    padded[height] = padded[height - 1]
+    return padded
 
 
 def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:

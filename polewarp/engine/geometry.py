@@ -14,8 +14,11 @@ from typing import NamedTuple
 from .errors import SpecError
 
 PROJECTIONS = ("mercator", "equirectangular")
-RESAMPLING = ("nearest",)
+RESAMPLING = ("nearest", "bilinear", "average")
 MAX_SIDE = 2**32 - 2  # uint32 LUT: the top value means "no source pixel"
+FRACTION_BITS = 8  # bilinear LUTs hold positions in 1/256 pixel
+MAX_BILINEAR_SIDE = (2**32 - 1) >> FRACTION_BITS
+MAX_SUPERSAMPLE = 16
 LEGACY_EXTENT = 17.5 * math.pi / 18  # the old script's Mercator ordinate at the top edge
 WEB_MERCATOR_LIMIT = 85.0511287798
 ANGLE_DECIMALS = 9
@@ -99,6 +102,7 @@ class GeometrySpec:
     input_lat_limit: float | None = None
     legacy: bool = False
     resample: str = "nearest"
+    supersample: int | None = None
 
     def __post_init__(self):
         def put(name, value):
@@ -131,11 +135,37 @@ class GeometrySpec:
         elif self.input_lat_limit is not None:
             raise SpecError("input lat limit applies only to a Mercator input (source='mercator')")
         put("legacy", bool(self.legacy))
+        put("supersample", self._check_supersample())
+        if self.resample == "bilinear" and max(self.input_size) > MAX_BILINEAR_SIDE:
+            raise SpecError(f"bilinear resampling takes inputs up to {MAX_BILINEAR_SIDE} pixels a side")
+        if self.legacy and self.resample != "nearest":
+            raise SpecError("legacy mode reproduces the old script's nearest-neighbour output only")
         if self.legacy and not self.is_default_aspect():
             raise SpecError(
                 "legacy mode reproduces the old script only: default centre and heading, "
                 "Mercator output with its default extent, equirectangular input"
             )
+
+    def _check_supersample(self) -> int | None:
+        """average: k x k samples a pixel, k = ceil(2 x the size ratio) from 2 to 8 unless given."""
+        if self.resample != "average":
+            if self.supersample is not None:
+                raise SpecError("supersample applies only to average resampling")
+            return None
+        if self.supersample is None:
+            ratio = max(self.input_size[0] / self.output_size[0], self.input_size[1] / self.output_size[1])
+            return min(8, max(2, math.ceil(2 * ratio - 1e-9)))
+        k = int(self.supersample)
+        if not 1 <= k <= MAX_SUPERSAMPLE:
+            raise SpecError(f"supersample must be from 1 to {MAX_SUPERSAMPLE}, not {self.supersample}")
+        return k
+
+    def sampling_spec(self) -> GeometrySpec:
+        """The nearest-neighbour spec whose LUT an average LUT regroups: k times finer."""
+        k = self.supersample
+        width, height = self.output_size
+        return dataclasses.replace(self, output_size=(width * k, height * k), resample="nearest",
+                                   supersample=None)
 
     def is_default_aspect(self) -> bool:
         """True for the old script's transverse aspect from an equirectangular input."""
@@ -202,15 +232,17 @@ class GeometrySpec:
             "input_lat_limit": self.input_lat_limit,
             "legacy": self.legacy,
             "resample": self.resample,
+            "supersample": self.supersample,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> GeometrySpec:
         """Rebuild a spec from ``to_dict``'s output (a sidecar or a cache header)."""
         try:
-            fields = {f.name for f in dataclasses.fields(cls)}
+            fields = {f.name for f in dataclasses.fields(cls)} - {"supersample"}
             values = {key: data[key] for key in fields}
             values["center"] = tuple(values["center"])
+            values["supersample"] = data.get("supersample")
         except (KeyError, TypeError) as err:
             raise SpecError(f"not a polewarp geometry: missing {err}") from None
         return cls(**values)
@@ -226,6 +258,8 @@ class GeometrySpec:
             words += f", lat limit {self.lat_limit:g}"
         if self.source == "mercator":
             words += f", input lat limit {self.input_lat_limit:g}"
-        if self.resample != "nearest":
+        if self.resample == "average":
+            words += f", average of {self.supersample}x{self.supersample}"
+        elif self.resample != "nearest":
             words += f", {self.resample}"
         return words + (", legacy" if self.legacy else "")

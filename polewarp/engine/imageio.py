@@ -132,6 +132,22 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         Image.MAX_IMAGE_PIXELS = previous
 
 
+def for_blending(picture: Picture) -> Picture:
+    """Blending needs real colours: a palette image becomes RGB (RGBA with transparency) and a
+    1-bit image L; other modes are returned as they are."""
+    if picture.mode not in ("P", "1"):
+        return picture
+    target = "L" if picture.mode == "1" else ("RGBA" if "transparency" in picture.info else "RGB")
+    converted = to_image(picture)
+    if "transparency" in picture.info:
+        converted.info["transparency"] = picture.info["transparency"]
+    converted = converted.convert(target)
+    log.info("%s image converted to %s for blending", picture.mode, target)
+    info = {key: value for key, value in picture.info.items() if key != "transparency"}
+    pixels = np.asarray(converted)
+    return Picture(np.ascontiguousarray(pixels if pixels.ndim == 3 else pixels[:, :, None]), target, None, info)
+
+
 def to_image(picture: Picture) -> Image.Image:
     """A Pillow image of the picture's pixels, in its mode, with its palette."""
     pixels = picture.pixels

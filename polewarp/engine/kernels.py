@@ -57,34 +57,67 @@ def _longitude(y, x):
 
 
 @ngjit
+def _source_xy(a, columns, c, bx, by, bz, norm, in_mercator, in_extent, in_w, in_h):
+    """Continuous input coordinates (x, y) of output column ``c`` of a row; y is NaN where a
+    Mercator input has no source. One division, one asin (or atanh) and one atan."""
+    wx = a * columns[c, 0] + bx
+    wy = a * columns[c, 1] + by
+    z = (a * columns[c, 2] + bz) / norm
+    z = min(1.0, max(-1.0, z))
+    x = (_longitude(wy, wx) + PI) / TWO_PI * in_w
+    if in_mercator:
+        y = (in_extent - math.atanh(z)) / (2.0 * in_extent) * in_h
+        if not (0.0 <= y < in_h):
+            y = math.nan
+    else:
+        y = (HALF_PI - math.asin(z)) / PI * in_h
+    return x, y
+
+
+@ngjit
 def _fill_rows(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, in_w, in_h, missing):
-    """Fill LUT rows [r0, r1): two divisions, one asin (or atanh) and one atan a pixel."""
+    """Fill nearest-neighbour LUT rows [r0, r1) with the (row, column) of each source pixel."""
     width = lut.shape[1]
     for r in range(r0, r1):
         a = rows[r, 0]
         b = rows[r, 1]
-        norm = rows[r, 2]
-        bx = b * pole[0]
-        by = b * pole[1]
-        bz = b * pole[2]
         for c in range(width):
-            wx = a * columns[c, 0] + bx
-            wy = a * columns[c, 1] + by
-            z = (a * columns[c, 2] + bz) / norm
-            z = min(1.0, max(-1.0, z))
-            if in_mercator:
-                y = (in_extent - math.atanh(z)) / (2.0 * in_extent) * in_h
-                if not (0.0 <= y < in_h):
-                    lut[r, c, 0] = missing
-                    lut[r, c, 1] = missing
-                    continue
-                row = int(math.floor(y))
-            else:
-                row = min(int(math.floor((HALF_PI - math.asin(z)) / PI * in_h)), in_h - 1)
-            col = int(math.floor((_longitude(wy, wx) + PI) / TWO_PI * in_w))
+            x, y = _source_xy(a, columns, c, b * pole[0], b * pole[1], b * pole[2], rows[r, 2],
+                              in_mercator, in_extent, in_w, in_h)
+            if math.isnan(y):
+                lut[r, c, 0] = missing
+                lut[r, c, 1] = missing
+                continue
+            col = int(math.floor(x))
             if col >= in_w:
                 col -= in_w
-            lut[r, c, 0] = row
+            lut[r, c, 0] = min(int(math.floor(y)), in_h - 1)
+            lut[r, c, 1] = col
+
+
+@ngjit
+def _fill_rows_bilinear(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, in_w, in_h, missing):
+    """Fill bilinear LUT rows [r0, r1) with source positions rounded to 1/256 pixel, measured
+    from the first pixel's centre: columns wrap around the globe, rows clamp at the poles."""
+    width = lut.shape[1]
+    scale = 256.0
+    for r in range(r0, r1):
+        a = rows[r, 0]
+        b = rows[r, 1]
+        for c in range(width):
+            x, y = _source_xy(a, columns, c, b * pole[0], b * pole[1], b * pole[2], rows[r, 2],
+                              in_mercator, in_extent, in_w, in_h)
+            if math.isnan(y):
+                lut[r, c, 0] = missing
+                lut[r, c, 1] = missing
+                continue
+            col = int(math.floor((x - 0.5) * scale + 0.5))  # to the nearest 1/256 pixel
+            if col < 0:
+                col += in_w * 256
+            elif col >= in_w * 256:
+                col -= in_w * 256
+            row = int(math.floor((y - 0.5) * scale + 0.5))
+            lut[r, c, 0] = min(max(row, 0), (in_h - 1) * 256)
             lut[r, c, 1] = col
 
 
@@ -113,17 +146,26 @@ def _fill_rows_legacy(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, 
             lut[r, c, 1] = min(max(col, 0), in_w - 1)
 
 
+NEAREST, LEGACY, BILINEAR = 0, 1, 2  # the fill kernels, by number, for the prange loop
+
+
 @ngjit_parallel
-def _fill_blocks_prange(lut, starts, stops, legacy, columns, rows, pole, in_mercator, in_extent,
+def _fill_blocks_prange(lut, starts, stops, kind, columns, rows, pole, in_mercator, in_extent,
                         in_w, in_h, missing):
     """numba's own parallel loop over the same row blocks the process pool hands out."""
     for i in numba.prange(starts.shape[0]):
-        if legacy:
+        if kind == LEGACY:
             _fill_rows_legacy(lut, starts[i], stops[i], columns, rows, pole, in_mercator,
                               in_extent, in_w, in_h, missing)
+        elif kind == BILINEAR:
+            _fill_rows_bilinear(lut, starts[i], stops[i], columns, rows, pole, in_mercator,
+                                in_extent, in_w, in_h, missing)
         else:
             _fill_rows(lut, starts[i], stops[i], columns, rows, pole, in_mercator, in_extent,
                        in_w, in_h, missing)
+
+
+FILLS = {NEAREST: _fill_rows, LEGACY: _fill_rows_legacy, BILINEAR: _fill_rows_bilinear}
 
 
 @ngjit
@@ -174,3 +216,156 @@ def _gather_channels(src, lut, fill, out):
                 sc = lut[r, c, 1]
                 for k in range(channels):
                     out[r, c, k] = src[sr, sc, k]
+
+
+# The bilinear gathers read a source padded with a wrapped column and a repeated last row
+# (see gather.pad_for_bilinear), so the four neighbours need no branches; their flat offsets
+# are unsigned, which spares numba's negative-index checks (a third of the time).
+U1 = np.uint64(1)
+
+
+@ngjit
+def _corner(lut, i, row_stride, pixel):
+    """Flat offset of the top-left neighbour of output pixel ``i`` and the four weights in
+    1/65536 (int64), from its fixed-point (row, column) in 1/256 pixel."""
+    pr = lut[np.uint64(2) * i]
+    pc = lut[np.uint64(2) * i + U1]
+    fr = np.int64(pr & 255)
+    fc = np.int64(pc & 255)
+    base = np.uint64(pr >> 8) * row_stride + np.uint64(pc >> 8) * pixel
+    return base, (256 - fr) * (256 - fc), (256 - fr) * fc, fr * (256 - fc), fr * fc
+
+
+@ngjit
+def _gather_bilinear_int(src, lut, fill, out):
+    """Bilinear blend of integer pixels with integer weights, rounded half up (no alpha)."""
+    channels = np.uint64(out.shape[2])
+    row_stride = np.uint64(src.shape[1]) * channels
+    limit = (src.shape[0] - 1) * 256
+    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
+    for j in range(out.shape[0] * out.shape[1]):
+        i = np.uint64(j)
+        at = i * channels
+        if table[np.uint64(2) * i] >= limit:
+            for k in range(out.shape[2]):
+                o[at + np.uint64(k)] = fill[k]
+            continue
+        b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
+        for kk in range(out.shape[2]):
+            k = b + np.uint64(kk)
+            total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + channels])
+                     + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + channels]))
+            o[at + np.uint64(kk)] = (total + 32768) >> 16
+
+
+@ngjit
+def _gather_bilinear_rgb(src, lut, fill, out):
+    """The integer blend unrolled for three channels (RGB is the common case)."""
+    row_stride = np.uint64(src.shape[1]) * np.uint64(3)
+    limit = (src.shape[0] - 1) * 256
+    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
+    three = np.uint64(3)
+    for j in range(out.shape[0] * out.shape[1]):
+        i = np.uint64(j)
+        at = i * three
+        if table[np.uint64(2) * i] >= limit:
+            o[at] = fill[0]
+            o[at + U1] = fill[1]
+            o[at + U1 + U1] = fill[2]
+            continue
+        b, w00, w01, w10, w11 = _corner(table, i, row_stride, three)
+        for kk in range(3):
+            k = b + np.uint64(kk)
+            total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + three])
+                     + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + three]))
+            o[at + np.uint64(kk)] = (total + 32768) >> 16
+
+
+@ngjit
+def _gather_bilinear_float(src, lut, fill, out):
+    """Bilinear blend of floating-point pixels (the same weights, no rounding)."""
+    channels = np.uint64(out.shape[2])
+    row_stride = np.uint64(src.shape[1]) * channels
+    limit = (src.shape[0] - 1) * 256
+    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
+    for j in range(out.shape[0] * out.shape[1]):
+        i = np.uint64(j)
+        at = i * channels
+        if table[np.uint64(2) * i] >= limit:
+            for k in range(out.shape[2]):
+                o[at + np.uint64(k)] = fill[k]
+            continue
+        b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
+        for kk in range(out.shape[2]):
+            k = b + np.uint64(kk)
+            total = (w00 * np.float64(s[k]) + w01 * np.float64(s[k + channels])
+                     + w10 * np.float64(s[k + row_stride]) + w11 * np.float64(s[k + row_stride + channels]))
+            o[at + np.uint64(kk)] = total / 65536.0
+
+
+@ngjit
+def _gather_bilinear_alpha(src, lut, fill, out):
+    """Bilinear blend of integer pixels whose last channel is alpha, premultiplied, so that
+    transparent pixels lend no colour; rounded half up."""
+    channels = np.uint64(out.shape[2])
+    alpha = channels - U1
+    row_stride = np.uint64(src.shape[1]) * channels
+    limit = (src.shape[0] - 1) * 256
+    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
+    for j in range(out.shape[0] * out.shape[1]):
+        i = np.uint64(j)
+        at = i * channels
+        if table[np.uint64(2) * i] >= limit:
+            for k in range(out.shape[2]):
+                o[at + np.uint64(k)] = fill[k]
+            continue
+        b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
+        w00 *= np.int64(s[b + alpha])
+        w01 *= np.int64(s[b + channels + alpha])
+        w10 *= np.int64(s[b + row_stride + alpha])
+        w11 *= np.int64(s[b + row_stride + channels + alpha])
+        weight = w00 + w01 + w10 + w11
+        o[at + alpha] = (weight + 32768) >> 16
+        for kk in range(out.shape[2] - 1):
+            k = b + np.uint64(kk)
+            if weight == 0:
+                o[at + np.uint64(kk)] = 0
+                continue
+            total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + channels])
+                     + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + channels]))
+            o[at + np.uint64(kk)] = (total + weight // 2) // weight
+
+
+@ngjit
+def _gather_average(src, lut, fill, alpha, is_int, out):
+    """Average the k x k samples of each output pixel (the LUT's third axis), skipping samples
+    with no source; colours premultiplied by alpha (the last channel) when ``alpha``, integer
+    results rounded half up when ``is_int``."""
+    height, width, channels = out.shape
+    samples = lut.shape[2]
+    in_h = src.shape[0]
+    colours = channels - 1 if alpha else channels
+    for r in range(height):
+        for c in range(width):
+            count = 0
+            weight = 0.0
+            for s in range(samples):
+                sr = lut[r, c, s, 0]
+                if sr < in_h:
+                    count += 1
+                    weight += src[sr, lut[r, c, s, 1], colours] if alpha else 1.0
+            if count == 0:
+                for k in range(channels):
+                    out[r, c, k] = fill[k]
+                continue
+            if alpha:
+                out[r, c, colours] = math.floor(weight / count + 0.5) if is_int else weight / count
+            for k in range(colours):
+                total = 0.0
+                for s in range(samples):
+                    sr = lut[r, c, s, 0]
+                    if sr < in_h:
+                        sc = lut[r, c, s, 1]
+                        total += src[sr, sc, k] * (src[sr, sc, colours] if alpha else 1.0)
+                value = total / weight if weight > 0 else 0.0
+                out[r, c, k] = math.floor(value + 0.5) if is_int else value

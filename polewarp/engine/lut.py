@@ -50,6 +50,17 @@ def lut_dtype(input_size: tuple[int, int]) -> np.dtype:
     return np.dtype(np.uint16 if max(input_size) <= 65535 else np.uint32)
 
 
+def lut_layout(spec: GeometrySpec) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a spec's LUT: (H, W, 2) of (row, column) for nearest; the same in
+    1/256 pixel, uint32, for bilinear; (H, W, k*k, 2) of k x k samples for average."""
+    height, width = spec.output_shape
+    if spec.resample == "bilinear":
+        return (height, width, 2), np.dtype(np.uint32)
+    if spec.resample == "average":
+        return (height, width, spec.supersample**2, 2), lut_dtype(spec.input_size)
+    return (height, width, 2), lut_dtype(spec.input_size)
+
+
 def physical_cores() -> int:
     """The cores this process may run on (the default worker count)."""
     try:
@@ -77,7 +88,7 @@ class RowFill:
     Picklable and small, so a spawned worker can receive it once in the pool initializer.
     """
 
-    legacy: bool
+    kind: int  # kernels.NEAREST, LEGACY or BILINEAR
     columns: np.ndarray
     rows: np.ndarray
     pole: np.ndarray
@@ -89,7 +100,10 @@ class RowFill:
 
     @classmethod
     def for_spec(cls, spec: GeometrySpec) -> RowFill:
-        """Precompute the per-column and per-row terms (W + H values) once per build."""
+        """Precompute the per-column and per-row terms (W + H values) once per build.
+
+        ``spec`` is a nearest or bilinear one (an average LUT is built from its sampling spec).
+        """
         out_h, out_w = spec.output_shape
         in_h, in_w = spec.input_shape
         params = spec.kernel_params()
@@ -102,8 +116,10 @@ class RowFill:
             rows = np.empty((out_h, 3))
             kernels._column_terms(out_w, np.array(params.centre), np.array(params.east), columns)
             kernels._row_terms(out_h, params.out_mercator, params.out_extent, rows)
+        kind = kernels.LEGACY if spec.legacy else (
+            kernels.BILINEAR if spec.resample == "bilinear" else kernels.NEAREST)
         return cls(
-            legacy=spec.legacy,
+            kind=kind,
             columns=columns,
             rows=rows,
             pole=np.array(params.pole),
@@ -111,7 +127,7 @@ class RowFill:
             in_extent=params.in_extent,
             in_w=in_w,
             in_h=in_h,
-            missing=int(np.iinfo(lut_dtype(spec.input_size)).max),
+            missing=int(np.iinfo(lut_layout(spec)[1]).max),
         )
 
     def kernel_args(self) -> tuple:
@@ -122,8 +138,7 @@ class RowFill:
     def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
         from . import kernels
 
-        kernel = kernels._fill_rows_legacy if self.legacy else kernels._fill_rows
-        kernel(lut, r0, r1, *self.kernel_args())
+        kernels.FILLS[self.kind](lut, r0, r1, *self.kernel_args())
 
 
 def _legacy_tables(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +182,9 @@ class LutBuilder:
         self.workers = _check_parallelism(backend, workers, None)
         self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
-        self.shape = spec.output_shape + (2,)
-        self.dtype = lut_dtype(spec.input_size)
+        # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
+        self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
+        self.shape, self.dtype = lut_layout(self.fill_spec)
         self._resources = contextlib.ExitStack()
         self._pool = self._shared = self._threads = None
         self.fill = None
@@ -177,7 +193,7 @@ class LutBuilder:
         """Load the kernels (the forked workers inherit them) and start the backend's workers."""
         if self.fill is not None:
             return self
-        self.fill = RowFill.for_spec(self.spec)
+        self.fill = RowFill.for_spec(self.fill_spec)
         self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
         with contextlib.ExitStack() as stack:
             if self.backend == "processes":
@@ -196,11 +212,11 @@ class LutBuilder:
         if rows_per_task is not None and int(rows_per_task) < 1:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
         self.start()
-        height, width = self.spec.output_shape
+        height, width = self.fill_spec.output_shape
         blocks = row_blocks(height, int(rows_per_task or auto_rows_per_task(width, height, self.workers)))
         if self.backend == "processes":
             self._pool.run(blocks, progress)
-            return self._shared.array.copy()
+            return self._regroup(self._shared.array)
         array = np.empty(self.shape, self.dtype)
         if self.backend == "threads":
             _run_threads(self.fill, array, blocks, self._threads, progress)
@@ -208,7 +224,16 @@ class LutBuilder:
             _run_prange(self.fill, array, blocks, self.workers, progress)
         else:
             _run_serial(self.fill, array, blocks, progress)
-        return array
+        return self._regroup(array) if self.spec.resample == "average" else array
+
+    def _regroup(self, fine: np.ndarray) -> np.ndarray:
+        """A new array: for average, each output pixel's k x k samples side by side."""
+        if self.spec.resample != "average":
+            return fine.copy()
+        k = self.spec.supersample
+        height, width = self.spec.output_shape
+        grouped = fine.reshape(height, k, width, k, 2).transpose(0, 2, 1, 3, 4)
+        return np.ascontiguousarray(grouped).reshape(height, width, k * k, 2)
 
     def close(self) -> None:
         """Shut the workers down and unlink the shared segment, whatever happened."""
@@ -273,7 +298,7 @@ def _run_prange(fill, array, blocks, workers, progress=None) -> None:
     previous = numba.get_num_threads()
     numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
     try:
-        kernels._fill_blocks_prange(array, starts, stops, fill.legacy, *fill.kernel_args())
+        kernels._fill_blocks_prange(array, starts, stops, fill.kind, *fill.kernel_args())
     finally:
         numba.set_num_threads(previous)
     if progress is not None:

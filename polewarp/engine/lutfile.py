@@ -11,7 +11,7 @@ from .atomic import atomic_output
 from .cache import FORMAT_VERSION
 from .errors import CacheError, SpecError
 from .geometry import GeometrySpec
-from .lut import Lut, lut_dtype
+from .lut import Lut, lut_layout
 
 
 def sidecar_path(path) -> Path:
@@ -32,6 +32,8 @@ def save_lut(lut: Lut, path) -> Path:
         "dtype": lut.array.dtype.name,
         "missing": lut.missing,
         "channels": ["source_row", "source_column"],
+        "resample": lut.spec.resample,
+        "fraction_bits": 8 if lut.spec.resample == "bilinear" else 0,
     }
     with atomic_output(path) as stream:
         np.save(stream, np.ascontiguousarray(lut.array))
@@ -57,10 +59,10 @@ def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:
         raise CacheError(f"{path}: cannot read the LUT ({err})") from None
-    expected = (spec.output_shape[0], spec.output_shape[1], 2)
-    if array.shape != expected or array.dtype != lut_dtype(spec.input_size):
+    shape, dtype = lut_layout(spec)
+    if array.shape != shape or array.dtype != dtype:
         raise CacheError(f"{path}: array {array.shape} {array.dtype} does not match its sidecar "
-                         f"({expected} {lut_dtype(spec.input_size)})")
+                         f"({shape} {dtype})")
     if input_size is not None and tuple(input_size) != spec.input_size:
         raise SpecError(f"{path} was built for a {spec.input_size[0]}x{spec.input_size[1]} input, "
                         f"not {input_size[0]}x{input_size[1]}")

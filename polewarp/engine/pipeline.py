@@ -16,6 +16,7 @@ from .imageio import (
     EncoderOptions,
     check_storable,
     fill_color,
+    for_blending,
     output_format,
     read_image,
     write_image,
@@ -87,20 +88,26 @@ def convert_file(request: ConvertRequest, build: BuildOptions = BuildOptions(), 
     fmt = output_format(request.output_path)
     with watch.phase("read"):
         picture = read_image(request.input_path, request.max_pixels)
-    check_storable(picture.mode, fmt)
     with watch.phase("lut"):
         if request.lut_file is not None:
             from .lutfile import load_lut
 
-            lut = load_lut(request.lut_file, picture.size)
+            lut, spec = load_lut(request.lut_file, picture.size), None
         else:
-            spec = GeometrySpec(input_size=picture.size, **request.geometry)
-            lut = obtain_lut(spec, build, cache, progress)
+            lut, spec = None, GeometrySpec(input_size=picture.size, **request.geometry)
+        picture = prepare(picture, (spec or lut.spec).resample)
+        check_storable(picture.mode, fmt)
+        lut = lut or obtain_lut(spec, build, cache, progress)
     with watch.phase("gather"):
         result = render(picture, lut, request.fill)
     with watch.phase("write"):
         size = write_image(request.output_path, result, request.encoder)
     return lut, size
+
+
+def prepare(picture, resample: str):
+    """The picture as the gather needs it: blending methods take no palette or 1-bit images."""
+    return picture if resample == "nearest" else for_blending(picture)
 
 
 def render(picture, lut, fill: str | None):
@@ -109,4 +116,5 @@ def render(picture, lut, fill: str | None):
     values = fill_color(fill, picture)
     if values is None and picture.mode in ALPHA_MODES:
         values = 0
-    return picture.with_pixels(apply_lut(lut, picture.pixels, values))
+    alpha = picture.mode in ALPHA_MODES
+    return picture.with_pixels(apply_lut(lut, picture.pixels, values, alpha=alpha))

@@ -1,0 +1,223 @@
+"""Bilinear and average resampling: LUT encodings, gathers against plain numpy, alpha, seams,
+quality against an 8x8 supersampled float64 reference, and the CLI."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from polewarp import GeometrySpec, apply_lut, build_lut
+from polewarp.cli import cli
+from polewarp.engine.cache import LutCache, cache_key
+from polewarp.engine.errors import SpecError
+from polewarp.engine.imageio import read_image
+
+from . import reference
+from .conftest import make_map
+
+
+def bilinear_reference(image, positions, fill, alpha=False):
+    """Plain numpy: blend four neighbours with weights in 1/65536, wrap columns, clamp rows."""
+    src = image.astype(np.float64) if image.ndim == 3 else image[..., None].astype(np.float64)
+    in_h, in_w = src.shape[:2]
+    pr, pc = positions[..., 0].astype(np.int64), positions[..., 1].astype(np.int64)
+    missing = pr >= in_h * 256
+    pr, pc = np.where(missing, 0, pr), np.where(missing, 0, pc)
+    r0, c0, fr, fc = pr >> 8, pc >> 8, pr & 255, pc & 255
+    r1, c1 = np.minimum(r0 + 1, in_h - 1), (c0 + 1) % in_w
+    weights = [((256 - fr) * (256 - fc), r0, c0), ((256 - fr) * fc, r0, c1), (fr * (256 - fc), r1, c0),
+               (fr * fc, r1, c1)]
+    integer = image.dtype.kind != "f"
+    if alpha:
+        wa = [w * src[r, c, -1] for w, r, c in weights]
+        total_a = sum(wa)
+        colour = sum(w[..., None] * src[r, c, :-1] for w, (_, r, c) in zip(wa, weights))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out_c = np.where(total_a[..., None] > 0, np.floor((colour + total_a[..., None] // 2) / total_a[..., None]), 0)
+        out = np.concatenate([out_c, np.floor((total_a + 32768) / 65536)[..., None]], axis=-1)
+    else:
+        total = sum(w[..., None] * src[r, c] for w, r, c in weights)
+        out = np.floor((total + 32768) / 65536) if integer else total / 65536
+    out[missing] = fill
+    out = out.astype(image.dtype)
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def test_nearest_is_unchanged_by_the_new_methods():
+    np.testing.assert_array_equal(build_lut(GeometrySpec((333, 167))).array, reference.accurate_lut(333, 167))
+
+
+@pytest.mark.parametrize("size", [(333, 167), (100, 50)])
+def test_bilinear_positions_match_the_formulas(size):
+    width, height = size
+    lat, lon = reference.transverse_latlon(width, height)
+    x, y = reference.equirect_coords(lat, lon, width, height)
+    u, v = (x - 0.5) * 256, (y - 0.5) * 256
+    col = np.floor(u + 0.5).astype(np.int64) % (width * 256)
+    row = np.clip(np.floor(v + 0.5), 0, (height - 1) * 256)
+    lut = build_lut(GeometrySpec(size, resample="bilinear"))
+    assert lut.array.dtype == np.uint32
+    trusted = (np.abs(u + 0.5 - np.round(u + 0.5)) > 1e-6) & (np.abs(v + 0.5 - np.round(v + 0.5)) > 1e-6)
+    np.testing.assert_array_equal(lut.array[..., 1][trusted], col[trusted])
+    np.testing.assert_array_equal(lut.array[..., 0][trusted], row[trusted])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
+@pytest.mark.parametrize("channels", [None, 2, 3, 4])
+def test_bilinear_gather_matches_plain_numpy(dtype, channels):
+    spec = GeometrySpec((90, 45), source="mercator", resample="bilinear", center=(10, 20), heading=70)
+    lut = build_lut(spec)
+    assert (lut.array[..., 0] == lut.missing).any()
+    shape = (45, 90) if channels is None else (45, 90, channels)
+    image = (np.random.default_rng(2).random(shape) * 60000).astype(dtype)
+    fill = 7
+    np.testing.assert_array_equal(apply_lut(lut, image, fill), bilinear_reference(image, lut.array, fill))
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_bilinear_alpha_is_premultiplied(channels):
+    lut = build_lut(GeometrySpec((90, 45), resample="bilinear", heading=33))
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (45, 90, channels), dtype=np.uint8)
+    image[..., -1] = np.where(rng.random((45, 90)) < 0.3, 0, image[..., -1])
+    out = apply_lut(lut, image, 0, alpha=True)
+    np.testing.assert_array_equal(out, bilinear_reference(image, lut.array, 0, alpha=True))
+
+
+def test_transparent_pixels_do_not_bleed():
+    image = np.zeros((40, 80, 4), np.uint8)
+    image[:, ::2] = (255, 0, 0, 255)  # opaque red beside transparent black
+    for resample in ("bilinear", "average"):
+        out = apply_lut(build_lut(GeometrySpec((80, 40), resample=resample, heading=20)), image, alpha=True)
+        visible = out[..., 3] > 0
+        assert visible.mean() > 0.5
+        assert (out[visible][:, 0] == 255).all() and (out[visible][:, 1:3] == 0).all()
+
+
+def test_no_seam_line_and_identity():
+    flat = np.full((45, 90, 3), 200, np.uint8)
+    out = apply_lut(build_lut(GeometrySpec((90, 45), resample="bilinear")), flat)
+    assert (out == 200).all()
+    pixels = make_map(91, 45)
+    identity = build_lut(GeometrySpec((91, 45), resample="bilinear", heading=0, to="equirectangular"))
+    np.testing.assert_array_equal(apply_lut(identity, pixels), pixels)
+
+
+def test_average_lut_regroups_the_finer_nearest_lut():
+    spec = GeometrySpec((64, 32), output_size=(32, 16), resample="average")
+    assert spec.supersample == 4
+    lut = build_lut(spec, backend="processes", workers=2, rows_per_task=3)
+    fine = build_lut(GeometrySpec((64, 32), output_size=(128, 64))).array
+    assert lut.array.shape == (16, 32, 16, 2)
+    np.testing.assert_array_equal(lut.array[3, 5].reshape(4, 4, 2), fine[12:16, 20:24])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_average_gather_matches_plain_numpy(dtype):
+    spec = GeometrySpec((90, 46), output_size=(45, 23), source="mercator", resample="average")
+    lut = build_lut(spec)
+    image = (np.random.default_rng(3).random((46, 90, 3)) * 250).astype(dtype)
+    rows, cols = lut.array[..., 0].astype(np.int64), lut.array[..., 1].astype(np.int64)
+    valid = rows < 46
+    samples = image[np.where(valid, rows, 0), np.where(valid, cols, 0)] * valid[..., None]
+    count = valid.sum(axis=2)[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = samples.astype(np.float64).sum(axis=2) / count
+    expected = np.where(count > 0, np.floor(mean + 0.5) if dtype == np.uint8 else mean, 9).astype(dtype)
+    np.testing.assert_allclose(apply_lut(lut, image, 9), expected, rtol=1e-6)
+
+
+def test_spec_rules_for_methods():
+    assert GeometrySpec((100, 50), output_size=(50, 25), resample="average").supersample == 4
+    assert GeometrySpec((100, 50), resample="average").supersample == 2
+    with pytest.raises(SpecError, match="supersample applies only"):
+        GeometrySpec((10, 5), supersample=3)
+    with pytest.raises(SpecError, match="nearest-neighbour output only"):
+        GeometrySpec((10, 5), legacy=True, resample="bilinear")
+    keys = {cache_key(GeometrySpec((10, 5), resample=r)) for r in ("nearest", "bilinear", "average")}
+    assert len(keys) == 3
+
+
+def test_cache_keeps_every_method(tmp_path):
+    cache = LutCache(tmp_path)
+    for resample in ("bilinear", "average"):
+        lut = build_lut(GeometrySpec((40, 20), resample=resample))
+        cache.store(lut)
+        np.testing.assert_array_equal(cache.load(lut.spec).array, lut.array)
+
+
+# --- quality: PSNR against an 8x8 supersampled float64 rendering ------------------------------
+
+def supersampled_reference(image, out_w, out_h, k=8):
+    """Each output pixel: the mean of k x k bilinear float64 samples of the input."""
+    in_h, in_w = image.shape[:2]
+    top = reference.T_LEGACY
+    s = ((np.arange(out_w * k) + 0.5) / (out_w * k)) * 2 * np.pi - np.pi
+    t = top - (np.arange(out_h * k) + 0.5) / (out_h * k) * 2 * top
+    s, t = np.meshgrid(s, t)
+    lat, lon = -np.arcsin(np.sin(s) / np.cosh(t)), np.arctan2(np.sinh(t), np.cos(s))
+    x, y = reference.equirect_coords(lat, lon, in_w, in_h)
+    u, v = x - 0.5, np.clip(y - 0.5, 0, in_h - 1)
+    c0, r0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fu, fv = (u - c0)[..., None], (v - r0)[..., None]
+    c0, c1 = c0 % in_w, (c0 + 1) % in_w
+    r1 = np.minimum(r0 + 1, in_h - 1)
+    src = image.astype(np.float64)
+    fine = ((1 - fv) * ((1 - fu) * src[r0, c0] + fu * src[r0, c1]) + fv * ((1 - fu) * src[r1, c0] + fu * src[r1, c1]))
+    return fine.reshape(out_h, k, out_w, k, -1).mean(axis=(1, 3))
+
+
+def psnr(a, b):
+    return 10 * math.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@pytest.mark.slow
+def test_quality_ranking_on_the_embedded_map():
+    from polewarp.cli.convert import default_map
+
+    with Image.open(default_map()) as image:
+        pixels = np.asarray(image.resize((512, 256), Image.Resampling.LANCZOS))
+    scores = {}
+    for out_w, out_h in ((512, 256), (256, 128)):
+        ideal = supersampled_reference(pixels, out_w, out_h)
+        for resample in ("nearest", "bilinear", "average"):
+            spec = GeometrySpec((512, 256), output_size=(out_w, out_h), resample=resample)
+            scores[out_w, resample] = psnr(apply_lut(build_lut(spec), pixels), ideal)
+    assert scores[512, "bilinear"] > scores[512, "nearest"] + 1
+    assert scores[256, "bilinear"] > scores[256, "nearest"]
+    assert scores[256, "average"] > max(scores[256, "bilinear"], scores[256, "nearest"]) + 1
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+def test_cli_methods_and_palette_conversion(runner, tmp_path):
+    source = tmp_path / "p.png"
+    Image.fromarray(make_map(64, 32)).convert("P").save(source)
+    out = tmp_path / "o.png"
+    result = runner.invoke(cli, ["convert", str(source), "-o", str(out), "--resample", "bilinear"])
+    assert result.exit_code == 0, result.output
+    assert "P image converted to RGB" in result.stderr and read_image(out).mode == "RGB"
+    result = runner.invoke(cli, ["convert", str(source), "-o", str(tmp_path / "o.gif"), "--resample", "average"])
+    assert result.exit_code == 2 and "GIF cannot store a RGB image" in result.output
+    result = runner.invoke(cli, ["convert", str(source), "-o", str(out), "--supersample", "3"])
+    assert result.exit_code == 2 and "supersample applies only" in result.output
+    result = runner.invoke(cli, ["convert", str(source), "-o", str(out), "--resample", "average",
+                                 "--supersample", "3", "--size", "32x16"])
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_lut_build_batch_and_profile_take_resample(runner, map_file, tmp_path):
+    source, _ = map_file
+    npy = tmp_path / "b.npy"
+    assert runner.invoke(cli, ["lut", "build", "--input-size", "64x32", "--resample", "bilinear",
+                               "-o", str(npy)]).exit_code == 0
+    assert np.load(npy).dtype == np.uint32
+    a, b = tmp_path / "a.png", tmp_path / "out"
+    assert runner.invoke(cli, ["convert", str(source), "-o", str(a), "--lut", str(npy)]).exit_code == 0
+    result = runner.invoke(cli, ["batch", str(source), "-o", str(b), "--resample", "bilinear"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_image(a).pixels, read_image(b / "map.png").pixels)
+    result = runner.invoke(cli, ["profile", "--size", "32x16", "--workers", "1", "--rows-per-task", "auto",
+                                 "--backend", "serial", "--repeat", "1", "--resample", "average", "--json"])
+    assert result.exit_code == 0, result.output
