@@ -101,3 +101,31 @@ def proj_string(center_lat, center_lon, heading, output):
     base = f"+proj=ob_tran +o_proj={o_proj} +R=1 +o_lat_p={p_lat!r} +lon_0={p_lon + 180!r}"
     x, _ = Proj(base + " +o_lon_p=0")(center_lon, center_lat)
     return base + f" +o_lon_p={-math.degrees(x)!r}"
+
+
+def supersampled(image, out_w, out_h, k=8, block_rows=16):
+    """The ideal rendering of the default aspect: each output pixel the mean of k x k bilinear
+    float64 samples of the input (rows in blocks, to bound memory)."""
+    in_h, in_w = image.shape[:2]
+    src = image.astype(np.float64).reshape(in_h, in_w, -1)
+    s = (np.arange(out_w * k) + 0.5) / (out_w * k) * 2 * np.pi - np.pi
+    out = np.empty((out_h, out_w, src.shape[2]))
+    for r0 in range(0, out_h, block_rows):
+        r1 = min(out_h, r0 + block_rows)
+        t = T_LEGACY - (np.arange(r0 * k, r1 * k) + 0.5) / (out_h * k) * 2 * T_LEGACY
+        ss, tt = np.meshgrid(s, t)
+        lat, lon = -np.arcsin(np.sin(ss) / np.cosh(tt)), np.arctan2(np.sinh(tt), np.cos(ss))
+        x, y = equirect_coords(lat, lon, in_w, in_h)
+        u, v = x - 0.5, np.clip(y - 0.5, 0, in_h - 1)
+        c0, r0_ = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+        fu, fv = (u - c0)[..., None], (v - r0_)[..., None]
+        c0, c1, r1_ = c0 % in_w, (c0 + 1) % in_w, np.minimum(r0_ + 1, in_h - 1)
+        fine = (1 - fv) * ((1 - fu) * src[r0_, c0] + fu * src[r0_, c1]) \
+            + fv * ((1 - fu) * src[r1_, c0] + fu * src[r1_, c1])
+        out[r0:r1] = fine.reshape(r1 - r0, k, out_w, k, -1).mean(axis=(1, 3))
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def psnr(a, b, peak=255.0):
+    """Peak signal-to-noise ratio in dB of ``a`` against the reference ``b``."""
+    return 10 * math.log10(peak**2 / np.mean((a.astype(np.float64) - b) ** 2))

@@ -1,8 +1,6 @@
 """Bilinear and average resampling: LUT encodings, gathers against plain numpy, alpha, seams,
 quality against an 8x8 supersampled float64 reference, and the CLI."""
 
-import math
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -149,29 +147,6 @@ def test_cache_keeps_every_method(tmp_path):
 
 # --- quality: PSNR against an 8x8 supersampled float64 rendering ------------------------------
 
-def supersampled_reference(image, out_w, out_h, k=8):
-    """Each output pixel: the mean of k x k bilinear float64 samples of the input."""
-    in_h, in_w = image.shape[:2]
-    top = reference.T_LEGACY
-    s = ((np.arange(out_w * k) + 0.5) / (out_w * k)) * 2 * np.pi - np.pi
-    t = top - (np.arange(out_h * k) + 0.5) / (out_h * k) * 2 * top
-    s, t = np.meshgrid(s, t)
-    lat, lon = -np.arcsin(np.sin(s) / np.cosh(t)), np.arctan2(np.sinh(t), np.cos(s))
-    x, y = reference.equirect_coords(lat, lon, in_w, in_h)
-    u, v = x - 0.5, np.clip(y - 0.5, 0, in_h - 1)
-    c0, r0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
-    fu, fv = (u - c0)[..., None], (v - r0)[..., None]
-    c0, c1 = c0 % in_w, (c0 + 1) % in_w
-    r1 = np.minimum(r0 + 1, in_h - 1)
-    src = image.astype(np.float64)
-    fine = ((1 - fv) * ((1 - fu) * src[r0, c0] + fu * src[r0, c1]) + fv * ((1 - fu) * src[r1, c0] + fu * src[r1, c1]))
-    return fine.reshape(out_h, k, out_w, k, -1).mean(axis=(1, 3))
-
-
-def psnr(a, b):
-    return 10 * math.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2))
-
-
 @pytest.mark.slow
 def test_quality_ranking_on_the_embedded_map():
     from polewarp.cli.convert import default_map
@@ -180,10 +155,10 @@ def test_quality_ranking_on_the_embedded_map():
         pixels = np.asarray(image.resize((512, 256), Image.Resampling.LANCZOS))
     scores = {}
     for out_w, out_h in ((512, 256), (256, 128)):
-        ideal = supersampled_reference(pixels, out_w, out_h)
+        ideal = reference.supersampled(pixels, out_w, out_h)
         for resample in ("nearest", "bilinear", "average"):
             spec = GeometrySpec((512, 256), output_size=(out_w, out_h), resample=resample)
-            scores[out_w, resample] = psnr(apply_lut(build_lut(spec), pixels), ideal)
+            scores[out_w, resample] = reference.psnr(apply_lut(build_lut(spec), pixels), ideal)
     assert scores[512, "bilinear"] > scores[512, "nearest"] + 1
     assert scores[256, "bilinear"] > scores[256, "nearest"]
     assert scores[256, "average"] > max(scores[256, "bilinear"], scores[256, "nearest"]) + 1

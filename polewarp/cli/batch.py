@@ -47,6 +47,13 @@ def write_report(path, results) -> None:
 @click.option("--report", type=click.Path(dir_okay=False), help="Write a JSON record per input.")
 @click.option("--dry-run", is_flag=True, help="List what would be written, and where, then stop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines but failures.")
+@click.option("-t", "--time", "timing", is_flag=True, help="Say how the LUTs were obtained and the time spent.")
+@click.option("--scheduler", envvar="POLEWARP_SCHEDULER", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster (tcp://host:8786), or local[:N] to start N local worker "
+                   "processes [$POLEWARP_SCHEDULER]. Paths must be reachable by every worker.")
+@click.option("--lut-transfer", type=click.Choice(("cache", "scatter")), default="cache", show_default=True,
+              help="With --scheduler: each worker takes the LUT from its cache, or the client "
+                   "broadcasts it once.")
 @geometry_options
 @encoder_options
 @build_options
@@ -55,7 +62,7 @@ def write_report(path, results) -> None:
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
 def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
-          dry_run, quiet, fill, max_pixels, **options):
+          dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
     Images of one size share one LUT (from the cache, built once on a miss). Images are spread
@@ -82,8 +89,22 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
             elapsed = time.perf_counter() - start
             bar.update(1, f"{(bar.pos + 1) / elapsed:.1f} images/s" if elapsed > 0 else "")
 
-        results = run_batch(items, settings, workers, dataclasses.replace(build, workers=None),
-                            take_cache(options), fail_fast, progress)
+        build = dataclasses.replace(build, workers=None)
+        notes = []
+        if scheduler:
+            from ..engine.distributed import connect, run_batch_dask
+
+            with connect(scheduler) as client:
+                results = run_batch_dask(client, items, settings, lut_transfer, build, take_cache(options),
+                                         fail_fast, progress, notes.append)
+        else:
+            results = run_batch(items, settings, workers, build, take_cache(options), fail_fast, progress,
+                                notes.append)
+    if timing:
+        for note in notes:
+            click.echo(note, err=True)
+        elapsed = time.perf_counter() - start
+        click.echo(f"{len(results)} images in {elapsed:.2f} s, {len(results) / elapsed:.2f} images/s", err=True)
     if report:
         write_report(report, results)
     counts = {status: sum(r.status == status for r in results) for status in ("converted", "skipped", "failed")}

@@ -205,6 +205,15 @@ def _convert_in_worker(item: BatchItem) -> ItemResult:
     return convert_one(item, _worker.luts, _worker.settings)
 
 
+def remove_stray_temporaries(items) -> None:
+    """A worker killed mid-write leaves its temporary file behind: remove those of these outputs
+    (called once no worker is writing any more)."""
+    for item in items:
+        output = Path(item.output)
+        for stray in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+            stray.unlink(missing_ok=True)
+
+
 def luts_for(items, settings: BatchSettings, build: BuildOptions, cache) -> dict:
     """One LUT per distinct input size (from the cache, or built once)."""
     sizes = {size for size in map(probe_size, (item.input for item in items if not item.skip)) if size}
@@ -213,11 +222,12 @@ def luts_for(items, settings: BatchSettings, build: BuildOptions, cache) -> dict
 
 
 def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOptions = BuildOptions(),
-              cache=None, fail_fast: bool = False, progress=None) -> list[ItemResult]:
+              cache=None, fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
     """Convert every item; returns one result per item, in the plan's order.
 
-    ``progress(result)`` is called as each item finishes. With ``fail_fast`` the first failure
-    cancels what has not started. Shared memory is unlinked and the pool shut down on every path.
+    ``progress(result)`` is called as each item finishes, ``report(text)`` once with where the
+    LUTs came from. With ``fail_fast`` the first failure cancels what has not started. Shared
+    memory is unlinked and the pool shut down on every path.
     """
     results = {item: ItemResult(str(item.input), str(item.output), "skipped", reason="output exists")
                for item in items if item.skip}
@@ -226,6 +236,9 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
             progress(result)
     todo = [item for item in items if not item.skip]
     luts = luts_for(todo, settings, build, cache)
+    if report:
+        report("LUTs: " + "; ".join(f"{w}x{h} {lut.origin}" for (w, h), lut in luts.items())
+               + f"; shared with {workers} worker processes through shared memory")
     with ExitStack() as stack:
         shared = {size: stack.enter_context(SharedArray(lut.array.shape, lut.array.dtype))
                   for size, lut in luts.items()}
@@ -233,6 +246,7 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
             array.array[...] = luts[size].array
         executor = process_pool(workers, _attach_luts, ({s: a.handle for s, a in shared.items()},
                                                          {s: lut.spec for s, lut in luts.items()}, settings))
+        stack.callback(remove_stray_temporaries, todo)
         stack.callback(executor.shutdown, wait=True, cancel_futures=True)
         pending = {executor.submit(_convert_in_worker, item): item for item in todo}
         while pending:

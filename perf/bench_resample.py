@@ -1,0 +1,84 @@
+"""Resampling benchmarks (issue 8): build and gather speed of each method against nearest and
+OpenCV's remap (one thread) in the same run, and quality (PSNR against an 8x8 supersampled
+float64 rendering) on the embedded map at its size and at half of it.
+
+Run: ``python perf/bench_resample.py`` (OpenCV optional: ``pip install opencv-python-headless``).
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import measure, row  # noqa: E402
+
+from polewarp import GeometrySpec, apply_lut, build_lut  # noqa: E402
+from polewarp.cli.convert import default_map  # noqa: E402
+from tests import reference  # noqa: E402
+
+SIZE = (2048, 1024)
+
+
+def bench_build():
+    print("\n## LUT build 2048x1024, threads, 2 workers (baseline: nearest)")
+    base = None
+    for resample in ("nearest", "bilinear", "average"):
+        spec = GeometrySpec(SIZE, resample=resample)
+        result = measure(lambda: build_lut(spec, "threads", 2))
+        label = f"{resample}" + (f" ({spec.supersample}x{spec.supersample} samples)" if spec.supersample else "")
+        row(label, result, SIZE[0] * SIZE[1], base)
+        base = base or result
+
+
+def bench_gather(pixels):
+    print("\n## gather 2048x1024 RGB, one thread (baseline: OpenCV remap bilinear, float maps)")
+    luts = {r: build_lut(GeometrySpec(SIZE, resample=r)) for r in ("nearest", "bilinear", "average")}
+    base = None
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+        table = luts["bilinear"].array
+        fx, fy = table[..., 1].astype(np.float32) / 256, table[..., 0].astype(np.float32) / 256
+        fixed = cv2.convertMaps(fx, fy, cv2.CV_16SC2)
+        base = row("OpenCV remap bilinear, float maps, BORDER_WRAP",
+                   measure(lambda: cv2.remap(pixels, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)),
+                   SIZE[0] * SIZE[1])
+        base = measure(lambda: cv2.remap(pixels, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP))
+        row("OpenCV remap bilinear, fixed-point maps (convertMaps)",
+            measure(lambda: cv2.remap(pixels, *fixed, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)),
+            SIZE[0] * SIZE[1], base)
+    except ImportError:
+        print("(OpenCV not installed: pip install opencv-python-headless)")
+    for resample, lut in luts.items():
+        row(f"polewarp {resample} gather (numba)", measure(lambda: apply_lut(lut, pixels, gather="numba")),
+            SIZE[0] * SIZE[1], base)
+
+
+def quality(pixels):
+    print("\n## quality: PSNR (dB) against 8x8 supersampling in float64, embedded map 2048x1024")
+    for out_w, out_h in (SIZE, (SIZE[0] // 2, SIZE[1] // 2)):
+        ideal = reference.supersampled(pixels, out_w, out_h)
+        scores = []
+        for resample in ("nearest", "bilinear", "average"):
+            spec = GeometrySpec(SIZE, output_size=(out_w, out_h), resample=resample)
+            scores.append(f"{resample} {reference.psnr(apply_lut(build_lut(spec), pixels), ideal):.2f}")
+        print(f"output {out_w}x{out_h}: " + ", ".join(scores))
+
+
+def main():
+    with Image.open(default_map()) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    build_lut(GeometrySpec((8, 4), resample="bilinear"))
+    bench_build()
+    bench_gather(pixels)
+    quality(pixels)
+
+
+if __name__ == "__main__":
+    main()

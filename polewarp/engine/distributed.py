@@ -1,0 +1,167 @@
+"""Batch on a Dask cluster: one task per image, the LUT reaching each worker once.
+
+Two ways for the LUT to reach the workers: ``cache`` (each worker takes it from its LUT cache,
+building it once per geometry on a miss, and keeps it in memory for every later image) or
+``scatter`` (the client builds it once and broadcasts it, so it crosses the network once per
+worker). Inputs and outputs must be paths every worker can reach (a shared filesystem).
+Dask is imported only here, and only when a scheduler is asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+
+from .batch import BatchItem, BatchSettings, ItemResult, convert_one, luts_for, remove_stray_temporaries
+from .cache import LutCache, cache_key
+from .errors import PolewarpError
+from .geometry import GeometrySpec
+from .pipeline import BuildOptions, obtain_lut
+
+TRANSFERS = ("cache", "scatter")
+ENV_SCHEDULER = "POLEWARP_SCHEDULER"
+
+
+def import_distributed():
+    """dask.distributed, or a clear message on how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise PolewarpError("--scheduler needs Dask: pip install 'polewarp[distributed]'") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(address: str):
+    """A Client of the cluster at ``address``; ``local[:N]`` starts N worker processes here
+    (on loopback only) and stops them afterwards."""
+    distributed = import_distributed()
+    cluster = None
+    try:
+        if address == "local" or address.startswith("local:"):
+            workers = int(address.split(":", 1)[1]) if ":" in address else None
+            if workers is not None and workers < 1:
+                raise ValueError
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", dashboard_address=None,
+                                               silence_logs=logging.ERROR)
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(address, timeout="10s")
+    except ValueError:
+        raise PolewarpError(f"scheduler {address!r}: use ADDRESS (tcp://host:8786) or local[:N]") from None
+    except OSError as err:
+        if cluster is not None:
+            cluster.close()
+        raise PolewarpError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _missing(paths):
+    """Run on every worker: the paths it cannot see."""
+    return [path for path in paths if not os.path.exists(path)]
+
+
+def check_visible(client, items) -> None:
+    """Fail early, naming the worker and the paths, when a worker cannot see an input."""
+    paths = [str(Path(item.input).resolve()) for item in items]
+    blind = {worker: missing for worker, missing in client.run(_missing, paths).items() if missing}
+    if blind:
+        worker, missing = next(iter(blind.items()))
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise PolewarpError(f"worker {worker} cannot see {missing[0]}{more}: inputs and outputs must be "
+                            "on a filesystem every worker reaches")
+
+
+class _WorkerLuts:
+    """A worker's LUTs by input size: from its cache (built once on a miss), kept in memory."""
+
+    loaded: dict = {}  # cache key -> Lut, for the life of the worker process
+
+    def __init__(self, geometry: dict, cache_folder: str | None, build: BuildOptions):
+        self.geometry, self.cache_folder, self.build = geometry, cache_folder, build
+
+    def get(self, size):
+        spec = GeometrySpec(input_size=size, **self.geometry)
+        key = cache_key(spec)
+        if key not in self.loaded:
+            cache = LutCache(self.cache_folder) if self.cache_folder else None
+            self.loaded[key] = obtain_lut(spec, self.build, cache)
+        return self.loaded[key]
+
+
+def _convert_with_cache(item, settings, cache_folder, build):
+    return convert_one(item, _WorkerLuts(settings.geometry, cache_folder, build), settings)
+
+
+def _convert_with_scattered(item, luts, settings):
+    return convert_one(item, luts, settings)
+
+
+def _wait_idle(client, timeout=30.0) -> None:
+    """After cancelling, let tasks already running finish their (atomic) writes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(client.processing().values()):
+        time.sleep(0.05)
+
+
+def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cache",
+                   build: BuildOptions = BuildOptions(), cache: LutCache | None = None,
+                   fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
+    """The same batch as run_batch, as one Dask task per image. ``report(text)`` says how the
+    LUTs reached the workers (for --time)."""
+    distributed = import_distributed()
+    if transfer not in TRANSFERS:
+        raise PolewarpError(f"LUT transfer must be one of {', '.join(TRANSFERS)}, not {transfer!r}")
+    results = {item: ItemResult(str(item.input), str(item.output), "skipped", reason="output exists")
+               for item in items if item.skip}
+    for result in results.values():
+        if progress:
+            progress(result)
+    todo = [item for item in items if not item.skip]
+    check_visible(client, todo)
+    start = time.perf_counter()
+    if transfer == "scatter":
+        luts = luts_for(todo, settings, build, cache)
+        shared = {size: client.scatter(lut, broadcast=True) for size, lut in luts.items()}
+        futures = {client.submit(_convert_with_scattered, item, shared, settings, pure=False): item
+                   for item in todo}
+        sent = sum(lut.array.nbytes for lut in luts.values())
+        how = f"scattered: built once here, {sent:,} bytes sent once to each worker"
+    else:
+        folder = str(cache.folder.resolve()) if cache is not None else None
+        futures = {client.submit(_convert_with_cache, item, settings, folder, build, pure=False): item
+                   for item in todo}
+        how = f"worker caches ({folder or 'in memory only'}): each worker loads or builds a geometry once"
+    if report:
+        report(f"LUT {how}; set up in {time.perf_counter() - start:.2f} s")
+    try:
+        for future in distributed.as_completed(list(futures)):
+            item = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # the task itself failed (e.g. its worker died too often)
+                result = ItemResult(str(item.input), str(item.output), "failed", reason=f"task failed: {err}")
+            results[item] = result
+            if progress:
+                progress(result)
+            if fail_fast and result.status == "failed":
+                break
+    finally:
+        unfinished = [future for future in futures if not future.done()]
+        if unfinished:
+            client.cancel(unfinished)
+            _wait_idle(client)
+        remove_stray_temporaries(todo)
+    return [results[item] for item in items if item in results]
+
+
+__all__ = ["BatchItem", "ENV_SCHEDULER", "TRANSFERS", "check_visible", "connect", "run_batch_dask"]

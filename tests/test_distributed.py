@@ -1,0 +1,135 @@
+"""batch on a real Dask cluster (LocalCluster, worker processes on loopback): the same outputs as
+the local batch, both LUT transfers, a killed worker, Ctrl-C, and no Dask without --scheduler."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from polewarp.cli import cli
+
+from .conftest import make_map, run_env
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def importable_in_workers(monkeypatch):
+    """Spawned Dask workers import polewarp from this tree."""
+    monkeypatch.setenv("PYTHONPATH", run_env()["PYTHONPATH"])
+
+
+@pytest.fixture
+def maps(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(6):
+        Image.fromarray(make_map(64, 32, seed=i)).save(source / f"m{i}.png")
+    Image.fromarray(make_map(40, 20, seed=7)).save(source / "other_size.png")
+    (source / "bad.png").write_bytes(b"broken")
+    return source
+
+
+def outputs(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("transfer", ["cache", "scatter"])
+def test_dask_batch_equals_local_batch(runner, maps, tmp_path, transfer):
+    local = runner.invoke(cli, ["batch", str(maps), "-o", str(tmp_path / "local"), "-q", "--heading", "40"])
+    result = runner.invoke(cli, ["batch", str(maps), "-o", str(tmp_path / "dask"), "-q", "--heading", "40",
+                                 "--scheduler", "local:2", "--lut-transfer", transfer, "--time",
+                                 "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == local.exit_code == 1, result.output
+    assert "converted 7, skipped 0, failed 1 of 8" in result.stdout
+    assert "bad.png: not an image file" in result.stderr
+    assert ("scattered" if transfer == "scatter" else "worker caches") in result.stderr
+    assert outputs(tmp_path / "dask") == outputs(tmp_path / "local")
+    assert len(json.loads((tmp_path / "r.json").read_text())) == 8
+
+
+def test_worker_that_cannot_see_an_input_fails_early(tmp_path):
+    from polewarp.engine.batch import BatchItem
+    from polewarp.engine.distributed import check_visible, connect
+    from polewarp.engine.errors import PolewarpError
+
+    with connect("local:1") as client:
+        with pytest.raises(PolewarpError, match="cannot see .*nowhere.png.*filesystem every worker"):
+            check_visible(client, [BatchItem(tmp_path / "nowhere.png", tmp_path / "o.png")])
+
+
+def test_missing_dask_is_a_clear_message(runner, maps, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    result = runner.invoke(cli, ["batch", str(maps), "-o", str(tmp_path / "o"), "--scheduler", "local:1"])
+    assert result.exit_code == 1 and "pip install 'polewarp[distributed]'" in result.output
+
+
+def test_local_batch_never_imports_dask(maps, tmp_path):
+    code = ("import sys\nfrom polewarp.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code, "batch", str(maps), "-o", str(tmp_path / "o"), "-q"],
+                   env=run_env(), check=True, capture_output=True)
+
+
+def _slow_batch(tmp_path, count=24):
+    source = tmp_path / "big"
+    source.mkdir()
+    big = Image.fromarray(make_map(1200, 600))
+    for i in range(count):
+        big.save(source / f"m{i:02d}.png", compress_level=0)
+    return source
+
+
+def _workers(process):
+    import psutil
+
+    return [child for child in psutil.Process(process.pid).children()
+            if "resource_tracker" not in " ".join(child.cmdline())]
+
+
+def _start(source, out):
+    return subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out),
+                             "--scheduler", "local:2", "--compress-level", "9", "-q"],
+                            env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_outputs(process, out, count=2, timeout=90):
+    deadline = time.monotonic() + timeout
+    while not (out.exists() and len(list(out.glob("*.png"))) >= count):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+
+
+def test_killed_worker_has_its_images_retried(runner, tmp_path):
+    source = _slow_batch(tmp_path)
+    out = tmp_path / "out"
+    process = _start(source, out)
+    _wait_for_outputs(process, out)
+    workers = _workers(process)
+    assert len(workers) >= 2
+    workers[0].kill()
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "converted 24, skipped 0, failed 0 of 24" in stdout
+    local = runner.invoke(cli, ["batch", str(source), "-o", str(tmp_path / "local"), "-q", "--compress-level", "9"])
+    assert local.exit_code == 0
+    assert outputs(out) == outputs(tmp_path / "local")
+
+
+def test_ctrl_c_cancels_and_leaves_no_partial_output(tmp_path):
+    source = _slow_batch(tmp_path)
+    out = tmp_path / "out"
+    process = _start(source, out)
+    _wait_for_outputs(process, out)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    names = [p.name for p in out.iterdir()]
+    assert names and all(not name.startswith(".") for name in names), names
+    assert len(names) < 24
