@@ -107,13 +107,17 @@ def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.
 def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
     """The same gather through one flat index and ``np.take`` over whole pixels."""
     in_h, in_w, channels = src.shape
-    rows = table[:, :, 0].astype(np.intp)
-    missing = rows >= in_h
-    flat = rows * in_w + table[:, :, 1]
-    flat[missing] = 0
+    flat = table[:, :, 0].astype(np.int32 if in_h * in_w < 2**31 else np.intp)
+    missing = flat >= in_h
+    any_missing = missing.any()
+    flat *= in_w
+    flat += table[:, :, 1]
+    if any_missing:
+        flat[missing] = 0
     if channels * src.dtype.itemsize in PACKABLE_BYTES:
         np.take(_packed(src).reshape(-1), flat, out=_packed(out))
-    else:
-        np.take(src.reshape(-1, channels), flat.reshape(-1), axis=0, out=out.reshape(-1, channels))
-    if missing.any():
+    else:  # whole pixels as opaque items of their size
+        unit = np.dtype(f"V{channels * src.dtype.itemsize}")
+        np.take(src.reshape(-1).view(unit), flat.reshape(-1), out=out.reshape(-1).view(unit))
+    if any_missing:
         out[missing] = fill
