@@ -207,8 +207,12 @@ class LutBuilder:
             self._resources = stack.pop_all()
         return self
 
-    def build(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
-        """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``."""
+    def build(self, rows_per_task: int | None = None, progress=None, last: bool = False) -> np.ndarray:
+        """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``.
+
+        ``last``: no build follows, so the process pool's segment may be handed over as the
+        result instead of copied (the builder must be closed next).
+        """
         if rows_per_task is not None and int(rows_per_task) < 1:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
         self.start()
@@ -216,20 +220,19 @@ class LutBuilder:
         blocks = row_blocks(height, int(rows_per_task or auto_rows_per_task(width, height, self.workers)))
         if self.backend == "processes":
             self._pool.run(blocks, progress)
-            return self._regroup(self._shared.array)
-        array = np.empty(self.shape, self.dtype)
-        if self.backend == "threads":
-            _run_threads(self.fill, array, blocks, self._threads, progress)
-        elif self.backend == "prange":
-            _run_prange(self.fill, array, blocks, self.workers, progress)
+            array = self._shared.detach() if last else self._shared.array.copy()
         else:
-            _run_serial(self.fill, array, blocks, progress)
+            array = np.empty(self.shape, self.dtype)
+            if self.backend == "threads":
+                _run_threads(self.fill, array, blocks, self._threads, progress)
+            elif self.backend == "prange":
+                _run_prange(self.fill, array, blocks, self.workers, progress)
+            else:
+                _run_serial(self.fill, array, blocks, progress)
         return self._regroup(array) if self.spec.resample == "average" else array
 
     def _regroup(self, fine: np.ndarray) -> np.ndarray:
-        """A new array: for average, each output pixel's k x k samples side by side."""
-        if self.spec.resample != "average":
-            return fine.copy()
+        """A new array with each output pixel's k x k samples side by side (average LUTs)."""
         k = self.spec.supersample
         height, width = self.spec.output_shape
         grouped = fine.reshape(height, k, width, k, 2).transpose(0, 2, 1, 3, 4)
@@ -262,7 +265,7 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     """
     _check_parallelism(backend, workers, rows_per_task)
     with LutBuilder(spec, backend, workers) as builder:
-        array = builder.build(rows_per_task, progress)
+        array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)
     height, width = spec.output_shape
     rows = rows_per_task or auto_rows_per_task(width, height, builder.workers)

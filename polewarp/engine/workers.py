@@ -8,6 +8,7 @@ Nothing is pickled back and nothing is sorted.
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import multiprocessing
 import os
 import secrets
@@ -15,6 +16,7 @@ import signal
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +44,19 @@ class SharedArray:
         self._segment = shared_memory.SharedMemory(name=name, create=True, size=size)
         self.array = np.ndarray(shape, dtype=dtype, buffer=self._segment.buf)
         self.handle = SharedArrayHandle(name, tuple(shape), dtype.str)
+
+    def detach(self) -> np.ndarray:
+        """The array, kept alive past ``close``: where the segment is a file (Linux's /dev/shm)
+        it is mapped once more before the unlink, which spares copying a large LUT; elsewhere
+        a copy."""
+        path = Path("/dev/shm") / self._segment.name.lstrip("/")
+        try:
+            with open(path, "r+b") as stream:
+                mapping = mmap.mmap(stream.fileno(), self._segment.size)
+        except OSError:
+            return self.array.copy()
+        array = np.frombuffer(mapping, dtype=self.array.dtype, count=self.array.size).reshape(self.array.shape)
+        return array
 
     def close(self) -> None:
         """Drop the view, unmap and unlink; safe to call twice."""
