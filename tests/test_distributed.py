@@ -71,7 +71,7 @@ def test_missing_dask_is_a_clear_message(runner, maps, tmp_path, monkeypatch):
 
 
 def test_local_batch_never_imports_dask(maps, tmp_path):
-    code = ("import sys\nfrom polewarp.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom polewarp.cli import cli\ncli.main(sys.argv[1:], standalone_mode=False)\n"
             "assert 'distributed' not in sys.modules and 'dask' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code, "batch", str(maps), "-o", str(tmp_path / "o"), "-q"],
                    env=run_env(), check=True, capture_output=True)
