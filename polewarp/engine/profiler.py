@@ -6,6 +6,7 @@ One-off costs (loading kernels, starting a pool) are timed apart from the steady
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
@@ -94,42 +95,52 @@ def _timed(function) -> float:
 
 def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry: dict | None = None,
             on_one_off=None, on_record=None, on_step=None):
-    """Measure every combination; yields Records as they are done (so Ctrl-C keeps the rest).
+    """Measure every combination; yields Records, a size and backend at a time (so Ctrl-C keeps
+    what is done).
 
-    ``rows_list`` holds numbers or "auto". ``on_one_off(OneOff)`` reports start-up costs,
-    ``on_step()`` is called once per build, for a progress bar.
+    ``rows_list`` holds numbers or "auto". The repeats go round every worker count and rows per
+    task in turn, so that a noisy moment on a shared machine spreads over all settings instead
+    of spoiling one. ``on_one_off(OneOff)`` reports start-up costs, ``on_step()`` is called once
+    per timed build, for a progress bar.
     """
     geometry = geometry or {}
     for size in sizes:
         spec = GeometrySpec(input_size=size, **geometry)
         label = f"{size[0]}x{size[1]}"
-        pixels = size[0] * size[1]
         for backend in backends:
-            baseline = {}
-            for workers in workers_list:
-                builder = LutBuilder(spec, backend, workers)
-                try:
+            with contextlib.ExitStack() as stack:
+                builders = {}
+                for workers in workers_list:
+                    builder = stack.enter_context(contextlib.closing(LutBuilder(spec, backend, workers)))
+                    seconds = _timed(builder.start)
                     if on_one_off:
-                        on_one_off(OneOff(label, backend, workers, _timed(builder.start)))
-                    for rows in rows_list:
-                        resolved = auto_rows_per_task(size[0], size[1], workers) if rows == "auto" else rows
-                        builder.build(resolved)  # warm-up: first-touch and caches
-                        times = []
-                        for _ in range(repeat):
-                            times.append(_timed(lambda: builder.build(resolved)))
-                            if on_step:
-                                on_step()
-                        median = statistics.median(times)
-                        record = Record(label, backend, workers, str(rows), resolved, median, min(times),
-                                        max(times), pixels / median / 1e6)
-                        if workers == 1:
-                            baseline[rows] = median
-                        if rows in baseline:
-                            record.speedup = baseline[rows] / median
-                            record.efficiency = record.speedup / workers
-                        yield record
-                finally:
-                    builder.close()
+                        on_one_off(OneOff(label, backend, workers, seconds))
+                    builders[workers] = builder
+                settings = [(w, rows, auto_rows_per_task(size[0], size[1], w) if rows == "auto" else rows)
+                            for w in workers_list for rows in rows_list]
+                for workers, _, resolved in settings:
+                    builders[workers].build(resolved)  # warm-up: first touch and caches
+                times = {setting: [] for setting in settings}
+                for _ in range(repeat):
+                    for setting in settings:
+                        workers, _, resolved = setting
+                        times[setting].append(_timed(lambda: builders[workers].build(resolved)))
+                        if on_step:
+                            on_step()
+            yield from _records(label, size[0] * size[1], backend, times)
+
+
+def _records(label, pixels, backend, times):
+    """Records with speedups over one worker at the same rows per task."""
+    baseline = {rows: statistics.median(t) for (workers, rows, _), t in times.items() if workers == 1}
+    for (workers, rows, resolved), samples in times.items():
+        median = statistics.median(samples)
+        record = Record(label, backend, workers, str(rows), resolved, median, min(samples), max(samples),
+                        pixels / median / 1e6)
+        if rows in baseline:
+            record.speedup = baseline[rows] / median
+            record.efficiency = record.speedup / workers
+        yield record
 
 
 def profile_gather(sizes, geometry: dict | None = None, repeat: int = 5):
