@@ -6,9 +6,15 @@ take arrays and plain numbers only, and fill a slice the caller owns.
 """
 
 import math
+import os
 
-import numba
-import numpy as np
+# numba's OpenMP threading layer (GNU's, here) spins its threads after each parallel loop,
+# taking a core from whatever runs next; polewarp's loops are coarse, so waiting passively costs
+# nothing. Read when the layer first loads, so it must be set before the first prange call.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 # Compile flags, decided once. No fastmath: the LUT must agree with PROJ and with the plain
 # numpy reference to the last bit, and the "no source" checks must see NaN and infinities.
