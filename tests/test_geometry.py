@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from polewarp import GeometrySpec, build_lut, reproject
@@ -39,7 +39,7 @@ def test_turns_of_360_degrees_change_nothing(lat, lon, heading):
     a = GeometrySpec((10, 5), center=(lat, lon), heading=heading)
     b = GeometrySpec((10, 5), center=(lat, lon + 360.0), heading=heading - 720.0)
     assert -180 < a.center[1] <= 180 and 0 <= a.heading < 360
-    for u, v in zip(a.kernel_params()[:3], b.kernel_params()[:3]):
+    for u, v in zip(a.kernel_params()[:3], b.kernel_params()[:3], strict=True):
         np.testing.assert_allclose(u, v, atol=1e-9)
 
 

@@ -109,7 +109,7 @@ def test_auto_rows_per_task_is_within_bounds(width, height, workers):
     assert 1 <= rows <= height
     blocks = row_blocks(height, rows)
     assert blocks[0][0] == 0 and blocks[-1][1] == height
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))
 
 
 def test_bad_parallelism_is_refused():

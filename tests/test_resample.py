@@ -30,9 +30,10 @@ def bilinear_reference(image, positions, fill, alpha=False):
     if alpha:
         wa = [w * src[r, c, -1] for w, r, c in weights]
         total_a = sum(wa)
-        colour = sum(w[..., None] * src[r, c, :-1] for w, (_, r, c) in zip(wa, weights))
+        colour = sum(w[..., None] * src[r, c, :-1] for w, (_, r, c) in zip(wa, weights, strict=True))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out_c = np.where(total_a[..., None] > 0, np.floor((colour + total_a[..., None] // 2) / total_a[..., None]), 0)
+            weight = total_a[..., None]
+            out_c = np.where(weight > 0, np.floor((colour + weight // 2) / weight), 0)
         out = np.concatenate([out_c, np.floor((total_a + 32768) / 65536)[..., None]], axis=-1)
     else:
         total = sum(w[..., None] * src[r, c] for w, r, c in weights)

@@ -1,7 +1,8 @@
 """Options shared by several commands, as module-level decorators, and their parameter types.
 
-geometry_options: convert, lut build, batch (aspect_options, without --size: profile); build_options: convert, lut build,
-profile; cache_options: convert, lut build, cache; encoder_options: convert (and batch).
+geometry_options: convert, lut build, batch (aspect_options, without --size: profile);
+build_options: convert, lut build, batch; cache_options: convert, lut build, batch;
+encoder_options: convert, batch. The take_* helpers pop each group out of a command's keywords.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def print_tables(records, one_offs, gathers) -> None:
             auto, fixed = cell.get(("auto", w)), [r for r in group if r.workers == w and r.rows_per_task != "auto"]
             if auto and fixed:
                 top = min(fixed, key=lambda r: r.median_s)
-                click.echo(f"auto with {w} workers ({auto.rows_resolved} rows/task): x{auto.median_s / top.median_s:.2f} "
+                ratio = auto.median_s / top.median_s
+                click.echo(f"auto with {w} workers ({auto.rows_resolved} rows/task): x{ratio:.2f} "
                            f"the time of the best measured rows/task ({top.rows_per_task})")
         for one in one_offs:
             if (one.size, one.backend) == (size, backend):
@@ -104,7 +105,7 @@ def plot(path, records) -> None:
         if r.speedup is not None:
             lines.setdefault((r.size, r.backend, r.rows_per_task), []).append((r.workers, r.speedup))
     for (size, backend, rows), points in lines.items():
-        axis.plot(*zip(*sorted(points)), marker="o", label=f"{size} {backend} {rows} rows/task")
+        axis.plot(*zip(*sorted(points), strict=True), marker="o", label=f"{size} {backend} {rows} rows/task")
     axis.set_xlabel("workers")
     axis.set_ylabel("speedup over 1 worker")
     axis.legend(fontsize=6)

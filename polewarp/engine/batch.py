@@ -31,7 +31,7 @@ from .imageio import (
     write_image,
 )
 from .lut import Lut
-from .pipeline import BuildOptions, obtain_lut, prepare, render
+from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut, prepare, render
 from .workers import SharedArray, attach, process_pool, worker_signals
 
 IMAGE_SUFFIXES = frozenset(FORMATS)
@@ -221,7 +221,7 @@ def luts_for(items, settings: BatchSettings, build: BuildOptions, cache) -> dict
             for size in sorted(sizes)}
 
 
-def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOptions = BuildOptions(),
+def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOptions = DEFAULT_BUILD,
               cache=None, fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
     """Convert every item; returns one result per item, in the plan's order.
 

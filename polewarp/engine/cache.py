@@ -89,7 +89,8 @@ def _encode(key: str, lut: Lut) -> list[bytes]:
     ).encode()
     header += b" " * (-(PREAMBLE.size + len(header)) % ALIGN)
     payload = memoryview(array).cast("B")
-    crc = zlib.crc32(payload, zlib.crc32(header, zlib.crc32(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), 0)[:CRC_OFFSET])))
+    crc = zlib.crc32(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), 0)[:CRC_OFFSET])
+    crc = zlib.crc32(payload, zlib.crc32(header, crc))
     return [PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), crc), header, payload]
 
 

@@ -19,7 +19,7 @@ from .batch import BatchItem, BatchSettings, ItemResult, convert_one, luts_for, 
 from .cache import LutCache, cache_key
 from .errors import PolewarpError
 from .geometry import GeometrySpec
-from .pipeline import BuildOptions, obtain_lut
+from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
 
 TRANSFERS = ("cache", "scatter")
 ENV_SCHEDULER = "POLEWARP_SCHEDULER"
@@ -114,7 +114,7 @@ def _wait_idle(client, timeout=30.0) -> None:
 
 
 def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cache",
-                   build: BuildOptions = BuildOptions(), cache: LutCache | None = None,
+                   build: BuildOptions = DEFAULT_BUILD, cache: LutCache | None = None,
                    fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
     """The same batch as run_batch, as one Dask task per image. ``report(text)`` says how the
     LUTs reached the workers (for --time)."""

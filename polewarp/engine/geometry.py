@@ -195,7 +195,7 @@ class GeometrySpec:
         centre = (cos_lat * cos_lon, cos_lat * sin_lon, sin_lat)
         north = (-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat)
         east = (-sin_lon, cos_lon, 0.0)
-        pole = tuple(cos_h * n + sin_h * e for n, e in zip(north, east))
+        pole = tuple(cos_h * n + sin_h * e for n, e in zip(north, east, strict=True))
         if self.to == "mercator":
             out_extent = (
                 LEGACY_EXTENT

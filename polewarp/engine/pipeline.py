@@ -7,9 +7,9 @@ import dataclasses
 import time
 from pathlib import Path
 
+from .errors import SpecError
 from .gather import apply_lut
 from .geometry import GeometrySpec
-from .errors import SpecError
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
@@ -47,7 +47,10 @@ class Stopwatch:
             self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
 
 
-def obtain_lut(spec: GeometrySpec, build: BuildOptions = BuildOptions(), cache=None, progress=None):
+DEFAULT_BUILD = BuildOptions()
+
+
+def obtain_lut(spec: GeometrySpec, build: BuildOptions = DEFAULT_BUILD, cache=None, progress=None):
     """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored)."""
     if cache is not None:
         lut = cache.load(spec)
@@ -80,7 +83,7 @@ def check_paths(input_path: Path, output_path: Path) -> None:
         raise SpecError(f"{output_path}: the output would write over the input")
 
 
-def convert_file(request: ConvertRequest, build: BuildOptions = BuildOptions(), cache=None,
+def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, cache=None,
                  watch: Stopwatch | None = None, progress=None):
     """Convert one file; returns (the LUT used, bytes written)."""
     watch = watch or Stopwatch()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import platform
 import statistics
@@ -124,7 +125,7 @@ def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry:
                 for _ in range(repeat):
                     for setting in settings:
                         workers, _, resolved = setting
-                        times[setting].append(_timed(lambda: builders[workers].build(resolved)))
+                        times[setting].append(_timed(functools.partial(builders[workers].build, resolved)))
                         if on_step:
                             on_step()
             yield from _records(label, size[0] * size[1], backend, times)
@@ -152,8 +153,8 @@ def profile_gather(sizes, geometry: dict | None = None, repeat: int = 5):
         image = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
         for gather in ("numba", "numpy"):
             apply_lut(lut, image, gather=gather)
-            median = statistics.median(_timed(lambda: apply_lut(lut, image, gather=gather))
-                                       for _ in range(repeat))
+            run = functools.partial(apply_lut, lut, image, gather=gather)
+            median = statistics.median(_timed(run) for _ in range(repeat))
             yield GatherRecord(f"{size[0]}x{size[1]}", gather, median, size[0] * size[1] / median / 1e6)
 
 
