@@ -6,24 +6,19 @@ measure reading, gathering and writing only.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import wall_time  # noqa: E402
 
 from polewarp.cli.convert import default_map  # noqa: E402
-
-
-def run(args, env):
-    start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
 
 
 def main():
@@ -40,11 +35,12 @@ def main():
                 image.save(source / f"map{i:02d}.png", compress_level=1)
         env = dict(os.environ, PYTHONPATH=str(ROOT), POLEWARP_CACHE_DIR=str(folder / "cache"))
         command = [sys.executable, "-m", "polewarp", "batch", str(source), "-q", "--overwrite"]
-        run(command + ["-o", str(folder / "warm"), "-c", "1"], env)
+        wall_time(command + ["-o", str(folder / "warm"), "-c", "1"], env)
         times = {1: [], 2: []}
         for _ in range(args.repeat):
             for workers in (1, 2):
-                times[workers].append(run(command + ["-o", str(folder / f"out{workers}"), "-c", str(workers)], env))
+                output = ["-o", str(folder / f"out{workers}"), "-c", str(workers)]
+                times[workers].append(wall_time(command + output, env))
         best = {w: min(t) for w, t in times.items()}
         print(f"## batch of {args.images} 2048x1024 PNGs (LUT cache warm), best of {args.repeat}")
         for workers, seconds in best.items():

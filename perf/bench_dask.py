@@ -6,24 +6,19 @@ cost, and so where the cluster path stops costing more than it saves (see RESULT
 """
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import wall_time  # noqa: E402
 
 from polewarp.cli.convert import default_map  # noqa: E402
-
-
-def timed(args, env):
-    start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
 
 
 def main():
@@ -42,9 +37,9 @@ def main():
                 for i in range(count):
                     frame.save(source / f"m{i:02d}.png", compress_level=1)
                 base = [sys.executable, "-m", "polewarp", "batch", str(source), "-q", "--overwrite"]
-                timed(base + ["-o", str(folder / "warm")], env)
-                local = min(timed(base + ["-o", str(folder / "l"), "-c", "2"], env) for _ in range(2))
-                dask = {t: min(timed(base + ["-o", str(folder / "d"), "--scheduler", "local:2",
+                wall_time(base + ["-o", str(folder / "warm")], env)
+                local = min(wall_time(base + ["-o", str(folder / "l"), "-c", "2"], env) for _ in range(2))
+                dask = {t: min(wall_time(base + ["-o", str(folder / "d"), "--scheduler", "local:2",
                                              "--lut-transfer", t], env) for _ in range(2))
                         for t in ("cache", "scatter")}
                 rows.append((size, count, local, dask["cache"]))

@@ -27,6 +27,13 @@ def measure_command(args, repeat=5, warmup=1, **kwargs):
     return measure(run, repeat, warmup)
 
 
+def wall_time(args, env=None) -> float:
+    """Seconds one subprocess takes (it must succeed)."""
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
 def python(code: str) -> list[str]:
     """A command running ``code`` in this interpreter."""
     return [sys.executable, "-c", code]

@@ -205,6 +205,16 @@ def _convert_in_worker(item: BatchItem) -> ItemResult:
     return convert_one(item, _worker.luts, _worker.settings)
 
 
+def split_skipped(items, progress=None) -> tuple[dict, list]:
+    """The skipped items' results (already reported to ``progress``), and the items to convert."""
+    results = {item: ItemResult(str(item.input), str(item.output), "skipped", reason="output exists")
+               for item in items if item.skip}
+    for result in results.values():
+        if progress:
+            progress(result)
+    return results, [item for item in items if not item.skip]
+
+
 def remove_stray_temporaries(items) -> None:
     """A worker killed mid-write leaves its temporary file behind: remove those of these outputs
     (called once no worker is writing any more)."""
@@ -229,12 +239,7 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
     LUTs came from. With ``fail_fast`` the first failure cancels what has not started. Shared
     memory is unlinked and the pool shut down on every path.
     """
-    results = {item: ItemResult(str(item.input), str(item.output), "skipped", reason="output exists")
-               for item in items if item.skip}
-    for result in results.values():
-        if progress:
-            progress(result)
-    todo = [item for item in items if not item.skip]
+    results, todo = split_skipped(items, progress)
     luts = luts_for(todo, settings, build, cache)
     if report:
         report("LUTs: " + "; ".join(f"{w}x{h} {lut.origin}" for (w, h), lut in luts.items())

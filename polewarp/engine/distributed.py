@@ -15,7 +15,15 @@ import os
 import time
 from pathlib import Path
 
-from .batch import BatchItem, BatchSettings, ItemResult, convert_one, luts_for, remove_stray_temporaries
+from .batch import (
+    BatchItem,
+    BatchSettings,
+    ItemResult,
+    convert_one,
+    luts_for,
+    remove_stray_temporaries,
+    split_skipped,
+)
 from .cache import LutCache, cache_key
 from .errors import PolewarpError
 from .geometry import GeometrySpec
@@ -121,12 +129,7 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     distributed = import_distributed()
     if transfer not in TRANSFERS:
         raise PolewarpError(f"LUT transfer must be one of {', '.join(TRANSFERS)}, not {transfer!r}")
-    results = {item: ItemResult(str(item.input), str(item.output), "skipped", reason="output exists")
-               for item in items if item.skip}
-    for result in results.values():
-        if progress:
-            progress(result)
-    todo = [item for item in items if not item.skip]
+    results, todo = split_skipped(items, progress)
     check_visible(client, todo)
     start = time.perf_counter()
     if transfer == "scatter":

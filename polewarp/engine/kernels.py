@@ -235,6 +235,13 @@ U1 = np.uint64(1)
 
 
 @ngjit
+def _put(flat_out, at, fill):
+    """Write the fill pixel at flat offset ``at`` (an output pixel with no source)."""
+    for k in range(fill.shape[0]):
+        flat_out[at + np.uint64(k)] = fill[k]
+
+
+@ngjit
 def _corner(lut, i, row_stride, pixel):
     """Flat offset of the top-left neighbour of output pixel ``i`` and the four weights in
     1/65536 (int64), from its fixed-point (row, column) in 1/256 pixel."""
@@ -257,8 +264,7 @@ def _gather_bilinear_int(src, lut, fill, out):
         i = np.uint64(j)
         at = i * channels
         if table[np.uint64(2) * i] >= limit:
-            for k in range(out.shape[2]):
-                o[at + np.uint64(k)] = fill[k]
+            _put(o, at, fill)
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
         for kk in range(out.shape[2]):
@@ -279,9 +285,7 @@ def _gather_bilinear_rgb(src, lut, fill, out):
         i = np.uint64(j)
         at = i * three
         if table[np.uint64(2) * i] >= limit:
-            o[at] = fill[0]
-            o[at + U1] = fill[1]
-            o[at + U1 + U1] = fill[2]
+            _put(o, at, fill)
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, three)
         for kk in range(3):
@@ -302,8 +306,7 @@ def _gather_bilinear_float(src, lut, fill, out):
         i = np.uint64(j)
         at = i * channels
         if table[np.uint64(2) * i] >= limit:
-            for k in range(out.shape[2]):
-                o[at + np.uint64(k)] = fill[k]
+            _put(o, at, fill)
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
         for kk in range(out.shape[2]):
@@ -326,8 +329,7 @@ def _gather_bilinear_alpha(src, lut, fill, out):
         i = np.uint64(j)
         at = i * channels
         if table[np.uint64(2) * i] >= limit:
-            for k in range(out.shape[2]):
-                o[at + np.uint64(k)] = fill[k]
+            _put(o, at, fill)
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
         w00 *= np.int64(s[b + alpha])
