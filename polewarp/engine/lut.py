@@ -11,13 +11,11 @@ import contextlib
 import dataclasses
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .errors import SpecError
 from .geometry import LEGACY_EXTENT, GeometrySpec
-from .workers import RowPool, SharedArray
 
 BACKENDS = ("processes", "threads", "prange", "serial")
 # Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
@@ -195,6 +193,11 @@ class LutBuilder:
             return self
         self.fill = RowFill.for_spec(self.fill_spec)
         self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
+        # Pools are imported here, not at the top: a cache hit never needs them.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .workers import RowPool, SharedArray
+
         with contextlib.ExitStack() as stack:
             if self.backend == "processes":
                 self._shared = stack.enter_context(SharedArray(self.shape, self.dtype))
