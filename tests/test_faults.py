@@ -12,7 +12,7 @@ from .conftest import polewarp_segments, run_env
 
 pytestmark = pytest.mark.slow
 
-BIG_BUILD = ["lut", "build", "--input-size", "2048x1024", "--size", "12000x6000", "--backend", "processes",
+BIG_BUILD = ["lut", "build", "--input-size", "2048x1024", "--size", "16000x8000", "--backend", "processes",
              "--workers", "2", "--rows-per-task", "8"]
 
 
@@ -82,7 +82,7 @@ def test_sigint_during_convert_keeps_the_old_output(tmp_path):
     target.write_bytes(b"previous")
     before = polewarp_segments()
     process = subprocess.Popen(
-        [sys.executable, "-m", "polewarp", "convert", str(source), "-o", str(target), "--size", "12000x6000",
+        [sys.executable, "-m", "polewarp", "convert", str(source), "-o", str(target), "--size", "16000x8000",
          "--backend", "processes", "-c", "2", "-n", "8", "--no-cache"],
         env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_workers(process)

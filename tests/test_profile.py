@@ -82,7 +82,7 @@ def test_ctrl_c_prints_what_was_measured(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "polewarp", "profile", "--size", "1024x512,4096x2048", "--backend", "serial,threads",
          "--repeat", "5"], env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    time.sleep(8)  # the 1024x512 tables are done, the 4096x2048 ones are running
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
