@@ -378,6 +378,6 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
                     sr = lut[r, c, s, 0]
                     if sr < in_h:
                         sc = lut[r, c, s, 1]
-                        total += src[sr, sc, k] * (src[sr, sc, colours] if alpha else 1.0)
+                        total += np.float64(src[sr, sc, k]) * (np.float64(src[sr, sc, colours]) if alpha else 1.0)
                 value = total / weight if weight > 0 else 0.0
                 out[r, c, k] = math.floor(value + 0.5) if is_int else value
