@@ -161,3 +161,30 @@ def test_signal_during_batch(tmp_path, signum, code):
     for name in names:
         assert read_image(out / name).size == (2000, 1000)
     assert polewarp_segments() - before == set()
+
+
+@pytest.mark.slow
+def test_killed_worker_has_its_images_retried(runner, tmp_path):
+    import psutil
+
+    source = tmp_path / "in"
+    source.mkdir()
+    big = Image.fromarray(make_map(1200, 600))
+    for i in range(24):
+        big.save(source / f"m{i:02d}.png", compress_level=0)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out), "-c", "2",
+                                "--compress-level", "9", "-q"],
+                               env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and len(list(out.glob("*.png"))) >= 2):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    workers = [c for c in psutil.Process(process.pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
+    workers[0].kill()
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "converted 24, skipped 0, failed 0 of 24" in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in source.iterdir())
+    alone = convert_alone(runner, source / "m05.png", tmp_path / "alone.png", "--compress-level", "9")
+    np.testing.assert_array_equal(read_image(out / "m05.png").pixels, alone)

@@ -231,13 +231,17 @@ def luts_for(items, settings: BatchSettings, build: BuildOptions, cache) -> dict
             for size in sorted(sizes)}
 
 
+MAX_POOL_STARTS = 3  # a pool broken by a dying worker is restarted for the images left
+
+
 def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOptions = DEFAULT_BUILD,
               cache=None, fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
     """Convert every item; returns one result per item, in the plan's order.
 
     ``progress(result)`` is called as each item finishes, ``report(text)`` once with where the
-    LUTs came from. With ``fail_fast`` the first failure cancels what has not started. Shared
-    memory is unlinked and the pool shut down on every path.
+    LUTs came from. With ``fail_fast`` the first failure cancels what has not started. When a
+    worker dies (killed, out of memory) the images it left unfinished are retried in a new pool,
+    up to MAX_POOL_STARTS pools. Shared memory is unlinked and pools shut down on every path.
     """
     results, todo = split_skipped(items, progress)
     luts = luts_for(todo, settings, build, cache)
@@ -249,10 +253,22 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
                   for size, lut in luts.items()}
         for size, array in shared.items():
             array.array[...] = luts[size].array
-        executor = process_pool(workers, _attach_luts, ({s: a.handle for s, a in shared.items()},
-                                                         {s: lut.spec for s, lut in luts.items()}, settings))
+        pool_arguments = ({s: a.handle for s, a in shared.items()}, {s: lut.spec for s, lut in luts.items()},
+                          settings)
         stack.callback(remove_stray_temporaries, todo)
-        stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+        for start in range(MAX_POOL_STARTS):
+            last = start == MAX_POOL_STARTS - 1
+            todo = _run_pool(todo, workers, pool_arguments, results, fail_fast, progress, retry=not last)
+            if not todo:
+                break
+    return [results[item] for item in items if item in results]
+
+
+def _run_pool(todo, workers, pool_arguments, results, fail_fast, progress, retry):
+    """One pool over ``todo``; returns the items a dying worker left unfinished (when ``retry``)."""
+    executor = process_pool(workers, _attach_luts, pool_arguments)
+    broken = []
+    try:
         pending = {executor.submit(_convert_in_worker, item): item for item in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -261,8 +277,11 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
                 try:
                     result = future.result()
                 except BrokenProcessPool:
+                    if retry:
+                        broken.append(item)
+                        continue
                     result = ItemResult(str(item.input), str(item.output), "failed",
-                                        reason="its worker process died")
+                                        reason="its worker process died (again)")
                 results[item] = result
                 if progress:
                     progress(result)
@@ -270,4 +289,6 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
                     for other in pending:
                         other.cancel()
                     pending = {f: i for f, i in pending.items() if not f.cancelled()}
-    return [results[item] for item in items if item in results]
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return broken
