@@ -58,3 +58,41 @@ def run_env():
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def slow_batch_folder(tmp_path, count=24, size=(1200, 600)):
+    """Maps big enough, saved uncompressed, that a batch encoding them at level 9 lasts seconds."""
+    source = tmp_path / "big"
+    source.mkdir()
+    picture = Image.fromarray(make_map(*size))
+    for i in range(count):
+        picture.save(source / f"m{i:02d}.png", compress_level=0)
+    return source
+
+
+def start_batch(source, out, *extra):
+    """A real `polewarp batch` subprocess at PNG level 9 (slow on purpose)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out),
+                             "--compress-level", "9", *extra],
+                            env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_outputs(process, out, count=1, timeout=90):
+    """Until ``count`` outputs exist (the batch is under way), failing if the run ends first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (out.exists() and len(list(out.glob("*.png"))) >= count):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
+
+
+def worker_processes(process):
+    """The run's child processes but multiprocessing's resource tracker."""
+    import psutil
+
+    return [child for child in psutil.Process(process.pid).children()
+            if "resource_tracker" not in " ".join(child.cmdline())]

@@ -2,9 +2,6 @@
 
 import json
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from polewarp.engine.batch import BatchSettings, plan, run_batch
 from polewarp.engine.errors import SpecError
 from polewarp.engine.imageio import read_image
 
-from .conftest import make_map, polewarp_segments, run_env
+from .conftest import make_map, polewarp_segments, slow_batch_folder, start_batch, wait_for_outputs, worker_processes
 
 
 @pytest.fixture
@@ -137,51 +134,30 @@ def test_two_hundred_images_ten_corrupt(runner, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_batch(tmp_path, signum, code):
-    source = tmp_path / "in"
-    source.mkdir()
-    big = Image.fromarray(make_map(2000, 1000))
-    for i in range(40):
-        big.save(source / f"m{i:02d}.png", compress_level=0)
+    source = slow_batch_folder(tmp_path, count=30)
     out = tmp_path / "out"
     before = polewarp_segments()
-    process = subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out), "-c", "2",
-                                "--compress-level", "9"],
-                               env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out.exists() and any(p.suffix == ".png" for p in out.iterdir())):
-        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.05)
+    process = start_batch(source, out, "-c", "2")
+    wait_for_outputs(process, out)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
     assert "Traceback" not in err
     names = [p.name for p in out.iterdir()]
     assert all(name.endswith(".png") and not name.startswith(".") for name in names), names
-    assert 0 < len(names) < 40
+    assert 0 < len(names) < 30
     for name in names:
-        assert read_image(out / name).size == (2000, 1000)
+        assert read_image(out / name).size == (1200, 600)
     assert polewarp_segments() - before == set()
 
 
 @pytest.mark.slow
 def test_killed_worker_has_its_images_retried(runner, tmp_path):
-    import psutil
-
-    source = tmp_path / "in"
-    source.mkdir()
-    big = Image.fromarray(make_map(1200, 600))
-    for i in range(24):
-        big.save(source / f"m{i:02d}.png", compress_level=0)
+    source = slow_batch_folder(tmp_path)
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out), "-c", "2",
-                                "--compress-level", "9", "-q"],
-                               env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out.exists() and len(list(out.glob("*.png"))) >= 2):
-        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    workers = [c for c in psutil.Process(process.pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
-    workers[0].kill()
+    process = start_batch(source, out, "-c", "2", "-q")
+    wait_for_outputs(process, out, count=2)
+    worker_processes(process)[0].kill()
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
     assert "converted 24, skipped 0, failed 0 of 24" in stdout

@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from PIL import Image
 
 from polewarp.cli import cli
 
-from .conftest import make_map, run_env
+from .conftest import make_map, run_env, slow_batch_folder, start_batch, wait_for_outputs, worker_processes
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -77,41 +76,12 @@ def test_local_batch_never_imports_dask(maps, tmp_path):
                    env=run_env(), check=True, capture_output=True)
 
 
-def _slow_batch(tmp_path, count=24):
-    source = tmp_path / "big"
-    source.mkdir()
-    big = Image.fromarray(make_map(1200, 600))
-    for i in range(count):
-        big.save(source / f"m{i:02d}.png", compress_level=0)
-    return source
-
-
-def _workers(process):
-    import psutil
-
-    return [child for child in psutil.Process(process.pid).children()
-            if "resource_tracker" not in " ".join(child.cmdline())]
-
-
-def _start(source, out):
-    return subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out),
-                             "--scheduler", "local:2", "--compress-level", "9", "-q"],
-                            env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_outputs(process, out, count=2, timeout=90):
-    deadline = time.monotonic() + timeout
-    while not (out.exists() and len(list(out.glob("*.png"))) >= count):
-        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.05)
-
-
 def test_killed_worker_has_its_images_retried(runner, tmp_path):
-    source = _slow_batch(tmp_path)
+    source = slow_batch_folder(tmp_path)
     out = tmp_path / "out"
-    process = _start(source, out)
-    _wait_for_outputs(process, out)
-    workers = _workers(process)
+    process = start_batch(source, out, "--scheduler", "local:2", "-q")
+    wait_for_outputs(process, out, count=2)
+    workers = worker_processes(process)
     assert len(workers) >= 2
     workers[0].kill()
     stdout, stderr = process.communicate(timeout=300)
@@ -123,10 +93,10 @@ def test_killed_worker_has_its_images_retried(runner, tmp_path):
 
 
 def test_ctrl_c_cancels_and_leaves_no_partial_output(tmp_path):
-    source = _slow_batch(tmp_path)
+    source = slow_batch_folder(tmp_path)
     out = tmp_path / "out"
-    process = _start(source, out)
-    _wait_for_outputs(process, out)
+    process = start_batch(source, out, "--scheduler", "local:2", "-q")
+    wait_for_outputs(process, out, count=2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr

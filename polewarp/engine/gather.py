@@ -73,11 +73,12 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
         is_int = src.dtype.kind != "f"
         if resample == "average":
             kernels._gather_average(src, table, values, alpha, is_int, out)
+        elif alpha and is_int:
+            kernels._gather_bilinear_alpha(pad_for_bilinear(src), table, values, out)
+        elif is_int and src.shape[2] == 3:
+            kernels._gather_bilinear_rgb(pad_for_bilinear(src), table, values, out)
         else:
-            blend = (kernels._gather_bilinear_float if not is_int else
-                     kernels._gather_bilinear_alpha if alpha else
-                     kernels._gather_bilinear_rgb if src.shape[2] == 3 else kernels._gather_bilinear_int)
-            blend(pad_for_bilinear(src), table, values, out)
+            kernels._gather_bilinear(pad_for_bilinear(src), table, values, is_int, out)
     return out if image.ndim == 3 else out[:, :, 0]
 
 

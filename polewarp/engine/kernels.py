@@ -254,8 +254,9 @@ def _corner(lut, i, row_stride, pixel):
 
 
 @ngjit
-def _gather_bilinear_int(src, lut, fill, out):
-    """Bilinear blend of integer pixels with integer weights, rounded half up (no alpha)."""
+def _gather_bilinear(src, lut, fill, is_int, out):
+    """Bilinear blend of any pixels (no alpha): weights in 1/65536, summed in float64, which is
+    exact for every integer image Pillow reads (at most 2**47); integers round half up."""
     channels = np.uint64(out.shape[2])
     row_stride = np.uint64(src.shape[1]) * channels
     limit = (src.shape[0] - 1) * 256
@@ -269,14 +270,15 @@ def _gather_bilinear_int(src, lut, fill, out):
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
         for kk in range(out.shape[2]):
             k = b + np.uint64(kk)
-            total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + channels])
-                     + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + channels]))
-            o[at + np.uint64(kk)] = (total + 32768) >> 16
+            total = (w00 * np.float64(s[k]) + w01 * np.float64(s[k + channels])
+                     + w10 * np.float64(s[k + row_stride]) + w11 * np.float64(s[k + row_stride + channels]))
+            o[at + np.uint64(kk)] = math.floor((total + 32768.0) / 65536.0) if is_int else total / 65536.0
 
 
 @ngjit
 def _gather_bilinear_rgb(src, lut, fill, out):
-    """The integer blend unrolled for three channels (RGB is the common case)."""
+    """The blend for three integer channels, unrolled in int64 (RGB, the common case, is
+    about half again faster this way)."""
     row_stride = np.uint64(src.shape[1]) * np.uint64(3)
     limit = (src.shape[0] - 1) * 256
     s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
@@ -293,27 +295,6 @@ def _gather_bilinear_rgb(src, lut, fill, out):
             total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + three])
                      + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + three]))
             o[at + np.uint64(kk)] = (total + 32768) >> 16
-
-
-@ngjit
-def _gather_bilinear_float(src, lut, fill, out):
-    """Bilinear blend of floating-point pixels (the same weights, no rounding)."""
-    channels = np.uint64(out.shape[2])
-    row_stride = np.uint64(src.shape[1]) * channels
-    limit = (src.shape[0] - 1) * 256
-    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
-    for j in range(out.shape[0] * out.shape[1]):
-        i = np.uint64(j)
-        at = i * channels
-        if table[np.uint64(2) * i] >= limit:
-            _put(o, at, fill)
-            continue
-        b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
-        for kk in range(out.shape[2]):
-            k = b + np.uint64(kk)
-            total = (w00 * np.float64(s[k]) + w01 * np.float64(s[k + channels])
-                     + w10 * np.float64(s[k + row_stride]) + w11 * np.float64(s[k + row_stride + channels]))
-            o[at + np.uint64(kk)] = total / 65536.0
 
 
 @ngjit
