@@ -95,7 +95,7 @@ def _timed(function) -> float:
 
 
 def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry: dict | None = None,
-            on_one_off=None, on_record=None, on_step=None):
+            on_one_off=None, on_step=None):
     """Measure every combination; yields Records, a size and backend at a time (so Ctrl-C keeps
     what is done).
 
