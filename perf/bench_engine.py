@@ -6,6 +6,7 @@ Run: ``python perf/bench_engine.py [--old-script PATH]`` (needs the ``perf`` ext
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -71,7 +72,11 @@ def bench_convert(folder: Path, repeat, old_script):
     with Image.open(default_map()) as image:
         image.save(png, compress_level=1)
     out = folder / "out.png"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    # As `pip install` does: compiled bytecode, so that no run pays for compiling polewarp
+    # (this workplace sets PYTHONDONTWRITEBYTECODE, which would charge every run ~40 ms).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "polewarp")], check=True)
     floor_code = (
         "import numpy as np; from PIL import Image\n"
         f"im = Image.open({str(png)!r}); a = np.asarray(im)\n"
@@ -84,10 +89,9 @@ def bench_convert(folder: Path, repeat, old_script):
         "print(time.perf_counter() - t)"
     )
     print("\n## polewarp convert, 2048x1024 PNG, numba kernel cache warm (baseline: I/O floor)")
+
     floor = measure_command(python(floor_code), repeat, env=env)
     row("(a) I/O floor: python + numpy + Pillow decode/encode", floor)
-    import subprocess
-
     startups = sorted(float(subprocess.run(python(startup_code), env=env, capture_output=True, text=True,
                                            check=True).stdout) for _ in range(repeat))
     startup = (startups[len(startups) // 2], startups[0], startups[-1])
@@ -117,12 +121,14 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--old-script", help="path to the old InvMerc_MultiLine.py, to time it too")
     parser.add_argument("--skip-large", action="store_true", help="leave out 8192x4096")
+    parser.add_argument("--only-convert", action="store_true", help="only the end-to-end convert block")
     args = parser.parse_args()
     build_lut(GeometrySpec((8, 4)), "prange", 2)  # compile or load every kernel once
     sizes = [(2048, 1024)] + ([] if args.skip_large else [(8192, 4096)])
-    for size in sizes:
+    for size in [] if args.only_convert else sizes:
         bench_build(size, args.repeat)
-    bench_gather(args.repeat)
+    if not args.only_convert:
+        bench_gather(args.repeat)
     with tempfile.TemporaryDirectory() as folder:
         bench_convert(Path(folder), args.repeat, args.old_script)
 
