@@ -78,7 +78,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     build = take_build(options)
     workers = build.workers or physical_cores()
     start = time.perf_counter()
-    with click.progressbar(length=len(items), label="converting", file=_Null() if quiet else sys.stderr,
+    with click.progressbar(length=len(items), label="converting", file=sys.stderr, hidden=quiet,
                            show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:
 
         def progress(result):
@@ -115,15 +115,3 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     if counts["failed"]:
         ctx.exit(1)
 
-
-class _Null:
-    """A stream that swallows the progress bar under --quiet."""
-
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return False
