@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -30,6 +29,8 @@ GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_
 
 def default_map() -> Path:
     """The embedded 2048x1024 Blue Marble map (see polewarp/data/README.md)."""
+    from importlib import resources
+
     return Path(str(resources.files("polewarp") / "data" / "world.jpg"))
 
 

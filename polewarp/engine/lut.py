@@ -186,6 +186,7 @@ class LutBuilder:
         self._resources = contextlib.ExitStack()
         self._pool = self._shared = self._threads = None
         self.fill = None
+        self.rows_per_task = None  # of the last build, for the LUT's origin
 
     def start(self) -> LutBuilder:
         """Load the kernels (the forked workers inherit them) and start the backend's workers."""
@@ -220,7 +221,8 @@ class LutBuilder:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
         self.start()
         height, width = self.fill_spec.output_shape
-        blocks = row_blocks(height, int(rows_per_task or auto_rows_per_task(width, height, self.workers)))
+        self.rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, self.workers))
+        blocks = row_blocks(height, self.rows_per_task)
         if self.backend == "processes":
             self._pool.run(blocks, progress)
             array = self._shared.detach() if last else self._shared.array.copy()
@@ -266,14 +268,12 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
 
     Returns a read-only :class:`Lut`.
     """
-    _check_parallelism(backend, workers, rows_per_task)
     with LutBuilder(spec, backend, workers) as builder:
         array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)
-    height, width = spec.output_shape
-    rows = rows_per_task or auto_rows_per_task(width, height, builder.workers)
     workers = builder.workers
-    origin = f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, {rows} rows/task)"
+    origin = (f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, "
+              f"{builder.rows_per_task} rows/task)")
     return Lut(array, spec, origin)
 
 

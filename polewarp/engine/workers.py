@@ -55,8 +55,7 @@ class SharedArray:
                 mapping = mmap.mmap(stream.fileno(), self._segment.size)
         except OSError:
             return self.array.copy()
-        array = np.frombuffer(mapping, dtype=self.array.dtype, count=self.array.size).reshape(self.array.shape)
-        return array
+        return np.frombuffer(mapping, dtype=self.array.dtype, count=self.array.size).reshape(self.array.shape)
 
     def close(self) -> None:
         """Drop the view, unmap and unlink; safe to call twice."""
