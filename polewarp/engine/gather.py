@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -10,6 +11,8 @@ from .errors import SpecError
 
 GATHERS = ("auto", "numba", "numpy")
 PACKABLE_BYTES = (1, 2, 4, 8)  # pixels of these sizes move as one unsigned integer
+LITTLE_ENDIAN = sys.byteorder == "little"  # the RGB blend reads bytes out of 8-byte words
+WORD_SPARE = 8  # bytes after the padded source, so that the last pixel's word load stays inside
 
 
 def _as_channels(image: np.ndarray) -> np.ndarray:
@@ -74,23 +77,28 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
         if resample == "average":
             kernels._gather_average(src, table, values, alpha, is_int, out)
         elif alpha and is_int:
-            kernels._gather_bilinear_alpha(pad_for_bilinear(src), table, values, out)
-        elif is_int and src.shape[2] == 3:
-            kernels._gather_bilinear_rgb(pad_for_bilinear(src), table, values, out)
+            kernels._gather_bilinear_alpha(pad_for_bilinear(src)[0], table, values, out)
+        elif src.dtype == np.uint8 and src.shape[2] == 3 and LITTLE_ENDIAN:
+            padded, data = pad_for_bilinear(src, spare_bytes=WORD_SPARE)
+            kernels._gather_bilinear_rgb(data, padded.shape[0], padded.shape[1], table, values, out)
         else:
-            kernels._gather_bilinear(pad_for_bilinear(src), table, values, is_int, out)
+            kernels._gather_bilinear(pad_for_bilinear(src)[0], table, values, is_int, out)
     return out if image.ndim == 3 else out[:, :, 0]
 
 
-def pad_for_bilinear(src: np.ndarray) -> np.ndarray:
+def pad_for_bilinear(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The source with its first column repeated after the last (the seam wraps) and its last
-    row repeated (the pole clamps), so that every pixel has four neighbours."""
+    row repeated (the pole clamps), so that every pixel has four neighbours; returned with the
+    flat bytes that hold it and ``spare_bytes`` more (room for word loads at the last pixel)."""
     height, width = src.shape[:2]
-    padded = np.empty((height + 1, width + 1) + src.shape[2:], src.dtype)
+    shape = (height + 1, width + 1) + src.shape[2:]
+    size = math.prod(shape) * src.dtype.itemsize
+    data = np.empty(size + spare_bytes, np.uint8)
+    padded = data[:size].view(src.dtype).reshape(shape)
     padded[:height, :width] = src
     padded[:height, width] = src[:, 0]
     padded[height] = padded[height - 1]
-    return padded
+    return padded, data
 
 
 def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
