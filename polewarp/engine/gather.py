@@ -11,8 +11,8 @@ from .errors import SpecError
 
 GATHERS = ("auto", "numba", "numpy")
 PACKABLE_BYTES = (1, 2, 4, 8)  # pixels of these sizes move as one unsigned integer
-LITTLE_ENDIAN = sys.byteorder == "little"  # the RGB blend reads bytes out of 8-byte words
-WORD_SPARE = 8  # bytes after the padded source, so that the last pixel's word load stays inside
+LITTLE_ENDIAN = sys.byteorder == "little"  # the 8-bit kernels read bytes out of 8-byte words
+WORD_SPARE = 8  # bytes after the padded source, so that a word load at its last pixel stays inside
 
 
 def _as_channels(image: np.ndarray) -> np.ndarray:
@@ -74,19 +74,22 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
 
         alpha = bool(alpha and src.shape[2] > 1)
         is_int = src.dtype.kind != "f"
-        if resample == "average":
+        if resample == "average" and src.dtype == np.uint8 and src.shape[2] <= 4 and not alpha and LITTLE_ENDIAN:
+            padded, data = padded_source(src, spare_bytes=WORD_SPARE)
+            kernels._gather_average_bytes(data, padded.shape[1], src.shape[0], table, values, out)
+        elif resample == "average":
             kernels._gather_average(src, table, values, alpha, is_int, out)
         elif alpha and is_int:
-            kernels._gather_bilinear_alpha(pad_for_bilinear(src)[0], table, values, out)
+            kernels._gather_bilinear_alpha(padded_source(src)[0], table, values, out)
         elif src.dtype == np.uint8 and src.shape[2] == 3 and LITTLE_ENDIAN:
-            padded, data = pad_for_bilinear(src, spare_bytes=WORD_SPARE)
+            padded, data = padded_source(src, spare_bytes=WORD_SPARE)
             kernels._gather_bilinear_rgb(data, padded.shape[0], padded.shape[1], table, values, out)
         else:
-            kernels._gather_bilinear(pad_for_bilinear(src)[0], table, values, is_int, out)
+            kernels._gather_bilinear(padded_source(src)[0], table, values, is_int, out)
     return out if image.ndim == 3 else out[:, :, 0]
 
 
-def pad_for_bilinear(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The source with its first column repeated after the last (the seam wraps) and its last
     row repeated (the pole clamps), so that every pixel has four neighbours; returned with the
     flat bytes that hold it and ``spare_bytes`` more (room for word loads at the last pixel)."""
