@@ -76,20 +76,25 @@ def test_bilinear_gather_matches_plain_numpy(dtype, channels):
     np.testing.assert_array_equal(apply_lut(lut, image, fill), bilinear_reference(image, lut.array, fill))
 
 
-@settings(max_examples=60, deadline=None)
-@given(width=st.integers(1, 40), height=st.integers(1, 20), out_w=st.integers(1, 600), seed=st.integers(0, 2**32 - 1))
-def test_rgb_word_blend_matches_plain_numpy_at_every_edge(width, height, out_w, seed):
-    """The 8-bit RGB blend (8-byte word loads, blocks of output pixels) against the reference on
-    random positions that include the last row and column, the seam, and pixels with no source."""
+@settings(max_examples=80, deadline=None)
+@given(width=st.integers(1, 40), height=st.integers(1, 20), out_w=st.integers(1, 600), channels=st.integers(1, 4),
+       alpha=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_byte_blend_matches_plain_numpy_at_every_edge(width, height, out_w, channels, alpha, seed):
+    """The 8-bit blend (8-byte word loads, blocks of output pixels) against the reference on
+    random positions that include the last row and column, the seam, and pixels with no source
+    (whose fill, transparent but coloured, must come out as it is)."""
     rng = np.random.default_rng(seed)
     positions = np.stack([rng.integers(0, (height - 1) * 256 + 1, (3, out_w)),
                           rng.integers(0, width * 256, (3, out_w))], axis=-1).astype(np.uint32)
     positions[0, :4] = ((height - 1) * 256, width * 256 - 1)  # bottom-right: the word reads run past the pixels
     positions[1, rng.random(out_w) < 0.2] = np.iinfo(np.uint32).max
     lut = Lut(positions, GeometrySpec((width, height), output_size=(out_w, 3), resample="bilinear"))
-    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    fill = (3, 250, 128)
-    np.testing.assert_array_equal(apply_lut(lut, image, fill), bilinear_reference(image, positions, fill))
+    image = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    image[..., -1] = np.where(rng.random((height, width)) < 0.3, 0, image[..., -1])  # transparent pixels
+    fill = (200, 100, 50, 0)[-channels:]
+    alpha = alpha and channels > 1
+    np.testing.assert_array_equal(apply_lut(lut, image, fill, alpha=alpha),
+                                  bilinear_reference(image, positions, fill, alpha=alpha))
 
 
 @pytest.mark.parametrize("channels", [2, 4])

@@ -22,6 +22,7 @@ from numba.extending import intrinsic, overload  # noqa: E402
 # numpy reference to the last bit, and the "no source" checks must see NaN and infinities.
 ngjit = numba.njit(nogil=True, cache=True)
 ngjit_parallel = numba.njit(nogil=True, cache=True, parallel=True)
+ngjit_inline = numba.njit(nogil=True, cache=True, inline="always")  # the caller's constants fold in
 
 PI = math.pi
 TWO_PI = 2.0 * math.pi
@@ -301,22 +302,35 @@ def _load_u64_compiled(data, offset):
     return lambda data, offset: _unaligned_u64(data, offset)
 
 
-BLEND_BLOCK = 256  # output pixels per pass of the RGB blend: its word buffers stay in L1
+BLEND_BLOCK = 256  # output pixels per pass of the 8-bit blend: its word buffers stay in L1
 
 
 @ngjit
-def _gather_bilinear_rgb(data, height, width, lut, fill, out):
-    """Bilinear blend of 8-bit RGB, same weights and rounding as the other integer blends, in
-    two passes per block: one loads each pixel's top and bottom neighbour pairs as two 8-byte
-    words (the scattered part, scalar), the next blends the words (sequential, so LLVM
-    vectorises it). ``data`` holds the padded source's bytes and at least two more; the word
-    shifts assume a little-endian machine."""
-    row_stride = np.uint64(width) * np.uint64(3)
+def _gather_bilinear_bytes(data, height, width, lut, fill, alpha, out):
+    """Bilinear blend of 8-bit pixels of one to four channels, same weights and rounding as the
+    other integer blends; ``data`` holds the padded source's bytes and at least seven more.
+    One copy of the blend per channel count, so that its loops have constant bounds."""
+    channels = out.shape[2]
+    if channels == 1:
+        _bilinear_words(data, height, width, lut, fill, alpha, out, 1)
+    elif channels == 2:
+        _bilinear_words(data, height, width, lut, fill, alpha, out, 2)
+    elif channels == 3:
+        _bilinear_words(data, height, width, lut, fill, alpha, out, 3)
+    else:
+        _bilinear_words(data, height, width, lut, fill, alpha, out, 4)
+
+
+@ngjit_inline
+def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
+    """Per block of output pixels: load each one's top and bottom neighbour pairs as two 8-byte
+    words (the scattered part, scalar), blend the words (sequential, so LLVM vectorises it), then
+    put the fill where there is no source. The word shifts assume a little-endian machine."""
+    stride = np.uint64(channels)
+    row_stride = np.uint64(width) * stride
     limit = (height - 1) * 256
-    fill_pixel = np.uint64(fill[0]) | np.uint64(fill[1]) << np.uint64(8) | np.uint64(fill[2]) << np.uint64(16)
-    fill_pair = fill_pixel | fill_pixel << np.uint64(24)  # blends to the fill whatever the weights
-    top = np.empty(BLEND_BLOCK, np.uint64)
-    bottom = np.empty(BLEND_BLOCK, np.uint64)
+    top = np.zeros(BLEND_BLOCK, np.uint64)
+    bottom = np.zeros(BLEND_BLOCK, np.uint64)
     table, o = lut.reshape(-1), out.reshape(-1)
     pixels = out.shape[0] * out.shape[1]
     for start in range(0, pixels, BLEND_BLOCK):
@@ -325,25 +339,69 @@ def _gather_bilinear_rgb(data, height, width, lut, fill, out):
         for j in range(count):
             i = first + np.uint64(j)
             pr = table[np.uint64(2) * i]
-            if pr >= limit:
-                top[j] = fill_pair
-                bottom[j] = fill_pair
-                continue
-            b = np.uint64(pr >> 8) * row_stride + np.uint64(table[np.uint64(2) * i + U1] >> 8) * np.uint64(3)
-            top[j] = _load_u64(data, b)
-            bottom[j] = _load_u64(data, b + row_stride)
-        for jj in range(count):
-            j = np.uint64(jj)
-            i = first + j
-            fr = np.int32(table[np.uint64(2) * i] & np.uint32(255))
-            fc = np.int32(table[np.uint64(2) * i + U1] & np.uint32(255))
-            w00, w01, w10, w11 = (256 - fr) * (256 - fc), (256 - fr) * fc, fr * (256 - fc), fr * fc
-            t, u = top[j], bottom[j]
-            for k in range(3):
-                low, high = np.uint64(8 * k), np.uint64(8 * k + 24)
-                total = (np.int32((t >> low) & BYTE) * w00 + np.int32((t >> high) & BYTE) * w01
-                         + np.int32((u >> low) & BYTE) * w10 + np.int32((u >> high) & BYTE) * w11)
-                o[np.uint64(3) * i + np.uint64(k)] = np.uint8((total + 32768) >> 16)
+            if pr < limit:
+                b = np.uint64(pr >> 8) * row_stride + np.uint64(table[np.uint64(2) * i + U1] >> 8) * stride
+                top[j] = _load_u64(data, b)
+                bottom[j] = _load_u64(data, b + row_stride)
+        if alpha:
+            _blend_words_premultiplied(top, bottom, table, first, count, channels, o)
+        else:
+            _blend_words(top, bottom, table, first, count, channels, o)
+        for j in range(count):
+            i = first + np.uint64(j)
+            if table[np.uint64(2) * i] >= limit:
+                _put(o, i * stride, fill)
+
+
+@ngjit_inline
+def _fractions(table, i):
+    """Output pixel ``i``'s (row, column) fractions in 1/256 pixel."""
+    return np.int64(table[np.uint64(2) * i] & np.uint32(255)), np.int64(table[np.uint64(2) * i + U1] & np.uint32(255))
+
+
+@ngjit_inline
+def _blend_words(top, bottom, table, first, count, channels, o):
+    """Blend each channel of the word pairs with weights in 1/65536 (int32: at most 255 * 65536)."""
+    pair = np.uint64(8 * channels)  # bit offset of the right-hand neighbour in a word
+    for jj in range(count):
+        j = np.uint64(jj)
+        i = first + j
+        fr, fc = _fractions(table, i)
+        fr, fc = np.int32(fr), np.int32(fc)
+        w00, w01, w10, w11 = (256 - fr) * (256 - fc), (256 - fr) * fc, fr * (256 - fc), fr * fc
+        t, u = top[j], bottom[j]
+        for k in range(channels):
+            low = np.uint64(8 * k)
+            total = (np.int32((t >> low) & BYTE) * w00 + np.int32((t >> (low + pair)) & BYTE) * w01
+                     + np.int32((u >> low) & BYTE) * w10 + np.int32((u >> (low + pair)) & BYTE) * w11)
+            o[np.uint64(channels) * i + np.uint64(k)] = np.uint8((total + 32768) >> 16)
+
+
+@ngjit_inline
+def _blend_words_premultiplied(top, bottom, table, first, count, channels, o):
+    """The same with colours weighted by alpha (the last channel). The quotient is taken in
+    float64, which vectorises: exact here, as a non-integer quotient of these integers (below
+    2**33 over below 2**25) stays further than 2**-25 from the next integer."""
+    pair = np.uint64(8 * channels)
+    alpha = np.uint64(8 * (channels - 1))
+    for jj in range(count):
+        j = np.uint64(jj)
+        i = first + j
+        fr, fc = _fractions(table, i)
+        t, u = top[j], bottom[j]
+        w00 = (256 - fr) * (256 - fc) * np.int64((t >> alpha) & BYTE)
+        w01 = (256 - fr) * fc * np.int64((t >> (alpha + pair)) & BYTE)
+        w10 = fr * (256 - fc) * np.int64((u >> alpha) & BYTE)
+        w11 = fr * fc * np.int64((u >> (alpha + pair)) & BYTE)
+        weight = w00 + w01 + w10 + w11
+        at = np.uint64(channels) * i
+        o[at + np.uint64(channels - 1)] = np.uint8((weight + 32768) >> 16)
+        divisor = np.float64(max(weight, 1))  # no weight: every colour total is 0 as well
+        for k in range(channels - 1):
+            low = np.uint64(8 * k)
+            total = (np.int64((t >> low) & BYTE) * w00 + np.int64((t >> (low + pair)) & BYTE) * w01
+                     + np.int64((u >> low) & BYTE) * w10 + np.int64((u >> (low + pair)) & BYTE) * w11)
+            o[at + np.uint64(k)] = np.uint8(math.floor((total + weight // 2) / divisor))
 
 
 @ngjit
