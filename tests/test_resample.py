@@ -97,11 +97,12 @@ def test_byte_blend_matches_plain_numpy_at_every_edge(width, height, out_w, chan
                                   bilinear_reference(image, positions, fill, alpha=alpha))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("channels", [2, 4])
-def test_bilinear_alpha_is_premultiplied(channels):
+def test_bilinear_alpha_is_premultiplied(channels, dtype):
     lut = build_lut(GeometrySpec((90, 45), resample="bilinear", heading=33))
     rng = np.random.default_rng(5)
-    image = rng.integers(0, 256, (45, 90, channels), dtype=np.uint8)
+    image = rng.integers(0, np.iinfo(dtype).max + 1, (45, 90, channels), dtype=dtype)
     image[..., -1] = np.where(rng.random((45, 90)) < 0.3, 0, image[..., -1])
     out = apply_lut(lut, image, 0, alpha=True)
     np.testing.assert_array_equal(out, bilinear_reference(image, lut.array, 0, alpha=True))

@@ -324,13 +324,18 @@ def _gather_bilinear_bytes(data, height, width, lut, fill, alpha, out):
 @ngjit_inline
 def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
     """Per block of output pixels: load each one's top and bottom neighbour pairs as two 8-byte
-    words (the scattered part, scalar), blend the words (sequential, so LLVM vectorises it), then
-    put the fill where there is no source. The word shifts assume a little-endian machine."""
+    words, or the fill's where there is no source (the scattered part, scalar), then blend the
+    words (sequential, so LLVM vectorises it); a blend weighted by alpha puts the fill back
+    afterwards, as its weights need not sum to one. The word shifts assume a little-endian machine."""
     stride = np.uint64(channels)
     row_stride = np.uint64(width) * stride
     limit = (height - 1) * 256
-    top = np.zeros(BLEND_BLOCK, np.uint64)
-    bottom = np.zeros(BLEND_BLOCK, np.uint64)
+    fill_pixel = np.uint64(0)
+    for k in range(channels):
+        fill_pixel |= np.uint64(fill[k]) << np.uint64(8 * k)
+    fill_pair = fill_pixel | fill_pixel << np.uint64(8 * channels)  # weights summing to one blend it back
+    top = np.empty(BLEND_BLOCK, np.uint64)
+    bottom = np.empty(BLEND_BLOCK, np.uint64)
     table, o = lut.reshape(-1), out.reshape(-1)
     pixels = out.shape[0] * out.shape[1]
     for start in range(0, pixels, BLEND_BLOCK):
@@ -339,14 +344,17 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
         for j in range(count):
             i = first + np.uint64(j)
             pr = table[np.uint64(2) * i]
-            if pr < limit:
-                b = np.uint64(pr >> 8) * row_stride + np.uint64(table[np.uint64(2) * i + U1] >> 8) * stride
-                top[j] = _load_u64(data, b)
-                bottom[j] = _load_u64(data, b + row_stride)
-        if alpha:
-            _blend_words_premultiplied(top, bottom, table, first, count, channels, o)
-        else:
+            if pr >= limit:
+                top[j] = fill_pair
+                bottom[j] = fill_pair
+                continue
+            b = np.uint64(pr >> 8) * row_stride + np.uint64(table[np.uint64(2) * i + U1] >> 8) * stride
+            top[j] = _load_u64(data, b)
+            bottom[j] = _load_u64(data, b + row_stride)
+        if not alpha:
             _blend_words(top, bottom, table, first, count, channels, o)
+            continue
+        _blend_words_premultiplied(top, bottom, table, first, count, channels, o)
         for j in range(count):
             i = first + np.uint64(j)
             if table[np.uint64(2) * i] >= limit:
