@@ -483,7 +483,7 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
 def _gather_average_bytes(data, width, in_h, lut, fill, out):
     """The average for 8-bit pixels of one to four channels without alpha, same result as
     ``_gather_average``: each sample is one word load of the padded source (``data``, as for
-    ``_gather_bilinear_rgb``) summed two channels at a time in 16-bit lanes (at most 64 x 255),
+    ``_gather_bilinear_bytes``) summed two channels at a time in 16-bit lanes (at most 64 x 255),
     and the rounded mean floor((2 total + n) / 2n) is a multiply by ceil(2**32 / 2n), exact for
     these sums and far faster than dividing."""
     channels = out.shape[2]
