@@ -81,7 +81,8 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
             kernels._gather_average(src, table, values, alpha, is_int, out)
         elif src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN:
             padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-            kernels._gather_bilinear_bytes(data, padded.shape[0], padded.shape[1], table, values, alpha, out)
+            blend = kernels.GATHER_BILINEAR_BYTES[src.shape[2]]
+            blend(data, padded.shape[0], padded.shape[1], table, values, alpha, out)
         elif alpha and is_int:
             kernels._gather_bilinear_alpha(padded_source(src)[0], table, values, out)
         else:

@@ -305,20 +305,17 @@ def _load_u64_compiled(data, offset):
 BLEND_BLOCK = 256  # output pixels per pass of the 8-bit blend: its word buffers stay in L1
 
 
-@ngjit
-def _gather_bilinear_bytes(data, height, width, lut, fill, alpha, out):
-    """Bilinear blend of 8-bit pixels of one to four channels, same weights and rounding as the
-    other integer blends; ``data`` holds the padded source's bytes and at least seven more.
-    One copy of the blend per channel count, so that its loops have constant bounds."""
-    channels = out.shape[2]
-    if channels == 1:
-        _bilinear_words(data, height, width, lut, fill, alpha, out, 1)
-    elif channels == 2:
-        _bilinear_words(data, height, width, lut, fill, alpha, out, 2)
-    elif channels == 3:
-        _bilinear_words(data, height, width, lut, fill, alpha, out, 3)
-    else:
-        _bilinear_words(data, height, width, lut, fill, alpha, out, 4)
+def _bilinear_bytes_kernel(channels):
+    """The bilinear blend of 8-bit pixels of ``channels`` channels (same weights and rounding as
+    the other integer blends), its own compiled copy so that the loops have constant bounds.
+    Arguments: the padded source's bytes with at least seven more, its height and width, the
+    LUT, the fill, alpha (premultiply by the last channel), the output."""
+
+    @ngjit
+    def gather(data, height, width, lut, fill, alpha, out):
+        _bilinear_words(data, height, width, lut, fill, alpha, out, channels)
+
+    return gather
 
 
 @ngjit_inline
@@ -359,6 +356,9 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
             i = first + np.uint64(j)
             if table[np.uint64(2) * i] >= limit:
                 _put(o, i * stride, fill)
+
+
+GATHER_BILINEAR_BYTES = {channels: _bilinear_bytes_kernel(channels) for channels in (1, 2, 3, 4)}
 
 
 @ngjit_inline
@@ -483,7 +483,7 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
 def _gather_average_bytes(data, width, in_h, lut, fill, out):
     """The average for 8-bit pixels of one to four channels without alpha, same result as
     ``_gather_average``: each sample is one word load of the padded source (``data``, as for
-    ``_gather_bilinear_bytes``) summed two channels at a time in 16-bit lanes (at most 64 x 255),
+    GATHER_BILINEAR_BYTES) summed two channels at a time in 16-bit lanes (at most 64 x 255),
     and the rounded mean floor((2 total + n) / 2n) is a multiply by ceil(2**32 / 2n), exact for
     these sums and far faster than dividing."""
     channels = out.shape[2]
