@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import measure, row  # noqa: E402
+from harness import measure, measure_interleaved, row  # noqa: E402
 
 from polewarp import GeometrySpec, apply_lut, build_lut  # noqa: E402
 from polewarp.cli.convert import default_map  # noqa: E402
@@ -36,37 +36,41 @@ def bench_build():
 
 
 def bench_gather(pixels):
-    print("\n## gather 2048x1024, one thread (baseline: OpenCV's bilinear remap, the faster of its two forms)")
+    print("\n## gather 2048x1024, one thread, interleaved rounds "
+          "(baseline: OpenCV's bilinear remap, the faster of its two forms)")
     luts = {r: build_lut(GeometrySpec(SIZE, resample=r)) for r in ("nearest", "bilinear", "average")}
     images = {"RGB": pixels, "L": np.ascontiguousarray(pixels[..., 1]),
               "RGBA": np.dstack([pixels, np.where(pixels[..., 2] > 100, 255, 0).astype(np.uint8)])}
     for mode, image in images.items():
-        base = _opencv_bilinear(image, luts["bilinear"].array, mode)
+        alpha = mode == "RGBA"
+        contenders = _opencv_bilinear(image, luts["bilinear"].array)
+        baselines = list(contenders)
         for resample, lut in luts.items():
-            alpha = mode == "RGBA"
-            row(f"{mode}: polewarp {resample}" + (" (alpha premultiplied)" if alpha and resample != "nearest" else ""),
-                measure(lambda: apply_lut(lut, image, gather="numba", alpha=alpha)), SIZE[0] * SIZE[1], base)
+            name = f"polewarp {resample}" + (" (alpha premultiplied)" if alpha and resample != "nearest" else "")
+            contenders[name] = lambda lut=lut: apply_lut(lut, image, gather="numba", alpha=alpha)
+        timings = measure_interleaved(contenders)
+        base = min(timings[name] for name in baselines) if baselines else None
+        for name, seconds in timings.items():
+            row(f"{mode}: {name}", seconds, SIZE[0] * SIZE[1], base)
 
 
-def _opencv_bilinear(image, table, mode):
-    """Time OpenCV's bilinear remap of ``image`` with fixed-point and with float maps; the
-    faster is the baseline (None without OpenCV)."""
+def _opencv_bilinear(image, table):
+    """OpenCV's bilinear remap of ``image`` with fixed-point and with float maps, one thread,
+    as named calls (none without OpenCV)."""
     try:
         import cv2
     except ImportError:
         print("(OpenCV not installed: pip install opencv-python-headless)")
-        return None
+        return {}
     cv2.setNumThreads(1)
     fx, fy = table[..., 1].astype(np.float32) / 256, table[..., 0].astype(np.float32) / 256
     fixed = cv2.convertMaps(fx, fy, cv2.CV_16SC2)
-    timings = {
-        "fixed-point maps": measure(lambda: cv2.remap(image, *fixed, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)),
-        "float maps": measure(lambda: cv2.remap(image, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)),
+    return {
+        "OpenCV remap bilinear, fixed-point maps": lambda: cv2.remap(image, *fixed, cv2.INTER_LINEAR,
+                                                                     borderMode=cv2.BORDER_WRAP),
+        "OpenCV remap bilinear, float maps": lambda: cv2.remap(image, fx, fy, cv2.INTER_LINEAR,
+                                                               borderMode=cv2.BORDER_WRAP),
     }
-    base = min(timings.values())
-    for form, seconds in timings.items():
-        row(f"{mode}: OpenCV remap bilinear, {form}", seconds, SIZE[0] * SIZE[1], base)
-    return base
 
 
 def quality(pixels):

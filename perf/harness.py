@@ -8,14 +8,22 @@ import time
 
 def measure(function, repeat=5, warmup=1):
     """(median, min, max) seconds of ``function()`` after ``warmup`` untimed calls."""
+    return measure_interleaved({None: function}, repeat, warmup)[None]
+
+
+def measure_interleaved(functions, repeat=9, warmup=1):
+    """The same for each of a dict of functions, called in turn in every round, so that the
+    machine's drift reaches them all alike: {name: (median, min, max)}."""
     for _ in range(warmup):
-        function()
-    times = []
+        for function in functions.values():
+            function()
+    times = {name: [] for name in functions}
     for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), max(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(spent), min(spent), max(spent)) for name, spent in times.items()}
 
 
 def measure_command(args, repeat=5, warmup=1, **kwargs):
