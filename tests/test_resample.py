@@ -9,6 +9,7 @@ from PIL import Image
 
 from polewarp import GeometrySpec, Lut, apply_lut, build_lut
 from polewarp.cli import cli
+from polewarp.engine import gather
 from polewarp.engine.cache import LutCache, cache_key
 from polewarp.engine.errors import SpecError
 from polewarp.engine.imageio import read_image
@@ -95,6 +96,16 @@ def test_byte_blend_matches_plain_numpy_at_every_edge(width, height, out_w, chan
     alpha = alpha and channels > 1
     np.testing.assert_array_equal(apply_lut(lut, image, fill, alpha=alpha),
                                   bilinear_reference(image, positions, fill, alpha=alpha))
+
+
+@pytest.mark.parametrize("resample", ["bilinear", "average"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_big_endian_machines_get_the_same_pixels_one_at_a_time(monkeypatch, resample, channels):
+    lut = build_lut(GeometrySpec((90, 45), output_size=(60, 30), source="mercator", resample=resample))
+    image = np.random.default_rng(4).integers(0, 256, (45, 90, channels), dtype=np.uint8)
+    by_words = apply_lut(lut, image, 5, alpha=channels == 4)
+    monkeypatch.setattr(gather, "LITTLE_ENDIAN", False)
+    np.testing.assert_array_equal(apply_lut(lut, image, 5, alpha=channels == 4), by_words)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])

@@ -70,24 +70,31 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
     if resample == "nearest":
         (_gather_numba if gather == "numba" else _gather_numpy)(src, table, values, out)
     else:
-        from . import kernels
-
-        alpha = bool(alpha and src.shape[2] > 1)
-        is_int = src.dtype.kind != "f"
-        if resample == "average" and src.dtype == np.uint8 and src.shape[2] <= 4 and not alpha and LITTLE_ENDIAN:
-            padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-            kernels._gather_average_bytes(data, padded.shape[1], src.shape[0], table, values, out)
-        elif resample == "average":
-            kernels._gather_average(src, table, values, alpha, is_int, out)
-        elif src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN:
-            padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-            blend = kernels.GATHER_BILINEAR_BYTES[src.shape[2]]
-            blend(data, padded.shape[0], padded.shape[1], table, values, alpha, out)
-        elif alpha and is_int:
-            kernels._gather_bilinear_alpha(padded_source(src)[0], table, values, out)
-        else:
-            kernels._gather_bilinear(padded_source(src)[0], table, values, is_int, out)
+        _gather_blended(resample, src, table, values, bool(alpha and src.shape[2] > 1), out)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.ndarray, alpha: bool,
+                    out: np.ndarray) -> None:
+    """Pick the numba kernel of a bilinear or average LUT: 8-bit pixels of one to four channels
+    by 8-byte word loads (on little-endian machines), any other pixels one at a time."""
+    from . import kernels
+
+    is_int = src.dtype.kind != "f"
+    by_words = src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN
+    if resample == "average" and by_words and not alpha:
+        padded, data = padded_source(src, spare_bytes=WORD_SPARE)
+        kernels._gather_average_bytes(data, padded.shape[1], src.shape[0], table, fill, out)
+    elif resample == "average":
+        kernels._gather_average(src, table, fill, alpha, is_int, out)
+    elif by_words:
+        padded, data = padded_source(src, spare_bytes=WORD_SPARE)
+        blend = kernels.GATHER_BILINEAR_BYTES[src.shape[2]]
+        blend(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
+    elif alpha and is_int:
+        kernels._gather_bilinear_alpha(padded_source(src)[0], table, fill, out)
+    else:
+        kernels._gather_bilinear(padded_source(src)[0], table, fill, is_int, out)
 
 
 def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
