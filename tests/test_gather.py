@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polewarp import GeometrySpec, apply_lut, build_lut
+from polewarp import GeometrySpec, Lut, apply_lut, build_lut
 from polewarp.engine.errors import SpecError
 
 
@@ -50,6 +50,19 @@ def test_one_hot_pixel_lands_where_the_lut_says(row, col):
     out = apply_lut(lut, image)
     hits = (lut.array[..., 0] == row) & (lut.array[..., 1] == col)
     np.testing.assert_array_equal(out == 7, hits)
+
+
+@settings(deadline=None, max_examples=40)
+@given(in_w=st.integers(1, 50), in_h=st.integers(1, 30), out_w=st.integers(1, 400), channels=st.sampled_from([1, 3, 5]),
+       seed=st.integers(0, 2**32 - 1))
+def test_numba_gathers_equal_numpy_for_any_length(in_w, in_h, out_w, channels, seed):
+    """Random LUTs of any length (the numba gathers work and prefetch in blocks of pixels)."""
+    rng = np.random.default_rng(seed)
+    table = np.stack([rng.integers(0, in_h, (2, out_w)), rng.integers(0, in_w, (2, out_w))], axis=-1)
+    table[rng.random((2, out_w)) < 0.1] = np.iinfo(np.uint16).max
+    lut = Lut(table.astype(np.uint16), GeometrySpec((in_w, in_h), output_size=(out_w, 2)))
+    image = rng.integers(0, 256, (in_h, in_w, channels), dtype=np.uint8)
+    np.testing.assert_array_equal(apply_lut(lut, image, 7, gather="numba"), apply_lut(lut, image, 7, gather="numpy"))
 
 
 def test_wrong_input_size_is_refused(mercator_lut):

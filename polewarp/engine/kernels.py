@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from llvmlite import ir  # noqa: E402
+from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic, overload  # noqa: E402
 
 # Compile flags, decided once. No fastmath: the LUT must agree with PROJ and with the plain
@@ -181,61 +182,60 @@ def _fill_blocks_prange(lut, starts, stops, kind, columns, rows, pole, in_mercat
 FILLS = {NEAREST: _fill_rows, LEGACY: _fill_rows_legacy, BILINEAR: _fill_rows_bilinear}
 
 
-@ngjit
-def _gather_pixels(src, lut, fill, out):
-    """out[r, c] = src[lut[r, c]] for pixels packed as one integer; "no source" gets ``fill``."""
-    height, width = out.shape
-    in_h = src.shape[0]
-    for r in range(height):
-        for c in range(width):
-            sr = lut[r, c, 0]
-            if sr >= in_h:
-                out[r, c] = fill
-            else:
-                out[r, c] = src[sr, lut[r, c, 1]]
-
-
-@ngjit
-def _gather_rgb(src, lut, fill, out):
-    """The same for three channels, unrolled (RGB is the common case and cannot be packed)."""
-    height, width = out.shape[:2]
-    in_h = src.shape[0]
-    for r in range(height):
-        for c in range(width):
-            sr = lut[r, c, 0]
-            if sr >= in_h:
-                out[r, c, 0] = fill[0]
-                out[r, c, 1] = fill[1]
-                out[r, c, 2] = fill[2]
-            else:
-                sc = lut[r, c, 1]
-                out[r, c, 0] = src[sr, sc, 0]
-                out[r, c, 1] = src[sr, sc, 1]
-                out[r, c, 2] = src[sr, sc, 2]
-
-
-@ngjit
-def _gather_channels(src, lut, fill, out):
-    """The same for any channel count (pixels that neither pack nor have three channels)."""
-    height, width, channels = out.shape
-    in_h = src.shape[0]
-    for r in range(height):
-        for c in range(width):
-            sr = lut[r, c, 0]
-            if sr >= in_h:
-                for k in range(channels):
-                    out[r, c, k] = fill[k]
-            else:
-                sc = lut[r, c, 1]
-                for k in range(channels):
-                    out[r, c, k] = src[sr, sc, k]
-
-
-# The bilinear gathers read a source padded with a wrapped column and a repeated last row
-# (see gather.padded_source), so the four neighbours need no branches; their flat offsets
-# are unsigned, which spares numba's negative-index checks (a third of the time).
+# Primitives of the gathers. Flat offsets are unsigned, which spares numba's negative-index
+# checks (a third of the time).
 U1 = np.uint64(1)
+U2 = np.uint64(2)
 BYTE = np.uint64(255)
+
+
+def _load_u64(data, offset):
+    """The eight bytes of a uint8 array from ``offset`` as one little-endian integer (the plain
+    Python meaning; compiled, it is the single unaligned load below)."""
+    return np.uint64(int.from_bytes(data[offset:offset + np.uint64(8)].tobytes(), "little"))
+
+
+@intrinsic
+def _unaligned_u64(typingctx, data, offset):
+    """Load eight bytes from a uint8 array at any byte offset as one uint64 (no bounds check)."""
+
+    def codegen(context, builder, signature, args):
+        base = context.make_array(signature.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(base, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(address, align=1)
+
+    return numba.types.uint64(data, numba.types.uint64), codegen
+
+
+@overload(_load_u64, jit_options={"cache": True})
+def _load_u64_compiled(data, offset):
+    return lambda data, offset: _unaligned_u64(data, offset)
+
+
+def _prefetch(array, index):
+    """Hint the CPU to bring ``array[index]`` (1-D) into its caches (plain Python: nothing to do);
+    the gathers know their scattered reads a hundred pixels ahead, so no load waits on memory."""
+
+
+@intrinsic
+def _prefetch_hint(typingctx, array, index):
+    """llvm.prefetch of ``array[index]``: a read, kept in every cache level, for data."""
+
+    def codegen(context, builder, signature, args):
+        element = builder.gep(context.make_array(signature.args[0])(context, builder, args[0]).data, [args[1]])
+        byte = ir.IntType(8).as_pointer()
+        hint = ir.FunctionType(ir.VoidType(), [byte] + [ir.IntType(32)] * 3)
+        call = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch." + byte.intrinsic_name)
+        read, keep_in_all_levels, data_cache = (ir.Constant(ir.IntType(32), v) for v in (0, 3, 1))
+        builder.call(call, [builder.bitcast(element, byte), read, keep_in_all_levels, data_cache])
+        return context.get_dummy_value()
+
+    return numba.types.none(array, numba.types.uint64), codegen
+
+
+@overload(_prefetch, jit_options={"cache": True})
+def _prefetch_compiled(array, index):
+    return lambda array, index: _prefetch_hint(array, index)
 
 
 @ngjit
@@ -243,6 +243,78 @@ def _put(flat_out, at, fill):
     """Write the fill pixel at flat offset ``at`` (an output pixel with no source)."""
     for k in range(fill.shape[0]):
         flat_out[at + np.uint64(k)] = fill[k]
+
+
+PREFETCH_BLOCK = 128  # output pixels per block: a block's source pixels are prefetched during the one before
+
+
+@ngjit
+def _prefetch_sources(flat_src, table, first, stop, in_h, width, pixel):
+    """Prefetch the source pixels of output pixels [first, stop) of a nearest LUT (flat)."""
+    for j in range(first, min(stop, table.shape[0] // 2)):
+        sr = table[np.uint64(2 * j)]
+        if sr < in_h:
+            _prefetch(flat_src, (np.uint64(sr) * width + np.uint64(table[np.uint64(2 * j + 1)])) * pixel)
+
+
+@ngjit
+def _gather_pixels(src, lut, fill, out):
+    """out[r, c] = src[lut[r, c]] for pixels packed as one integer; "no source" gets ``fill``."""
+    in_h, width = src.shape[0], np.uint64(src.shape[1])
+    s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
+    for start in range(0, o.shape[0], PREFETCH_BLOCK):
+        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, U1)
+        for j in range(start, min(start + PREFETCH_BLOCK, o.shape[0])):
+            i = np.uint64(j)
+            sr = table[np.uint64(2) * i]
+            if sr >= in_h:
+                o[i] = fill
+            else:
+                o[i] = s[np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])]
+
+
+@ngjit
+def _gather_rgb(src, lut, fill, out):
+    """The same for three channels, unrolled (RGB is the common case and cannot be packed)."""
+    in_h, width = src.shape[0], np.uint64(src.shape[1])
+    s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
+    three = np.uint64(3)
+    pixels = out.shape[0] * out.shape[1]
+    for start in range(0, pixels, PREFETCH_BLOCK):
+        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, three)
+        for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
+            i = np.uint64(j)
+            sr = table[np.uint64(2) * i]
+            at = three * i
+            if sr >= in_h:
+                o[at], o[at + U1], o[at + U2] = fill[0], fill[1], fill[2]
+                continue
+            b = (np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])) * three
+            o[at], o[at + U1], o[at + U2] = s[b], s[b + U1], s[b + U2]
+
+
+@ngjit
+def _gather_channels(src, lut, fill, out):
+    """The same for any channel count (pixels that neither pack nor have three channels)."""
+    in_h, width = src.shape[0], np.uint64(src.shape[1])
+    channels = np.uint64(out.shape[2])
+    s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
+    pixels = out.shape[0] * out.shape[1]
+    for start in range(0, pixels, PREFETCH_BLOCK):
+        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, channels)
+        for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
+            i = np.uint64(j)
+            sr = table[np.uint64(2) * i]
+            if sr >= in_h:
+                _put(o, i * channels, fill)
+                continue
+            b = (np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])) * channels
+            for k in range(out.shape[2]):
+                o[i * channels + np.uint64(k)] = s[b + np.uint64(k)]
+
+
+# The bilinear gathers read a source padded with a wrapped column and a repeated last row
+# (see gather.padded_source), so the four neighbours need no branches.
 
 
 @ngjit
@@ -277,29 +349,6 @@ def _gather_bilinear(src, lut, fill, is_int, out):
             total = (w00 * np.float64(s[k]) + w01 * np.float64(s[k + channels])
                      + w10 * np.float64(s[k + row_stride]) + w11 * np.float64(s[k + row_stride + channels]))
             o[at + np.uint64(kk)] = math.floor((total + 32768.0) / 65536.0) if is_int else total / 65536.0
-
-
-def _load_u64(data, offset):
-    """The eight bytes of a uint8 array from ``offset`` as one little-endian integer (the plain
-    Python meaning; compiled, it is the single unaligned load below)."""
-    return np.uint64(int.from_bytes(data[offset:offset + np.uint64(8)].tobytes(), "little"))
-
-
-@intrinsic
-def _unaligned_u64(typingctx, data, offset):
-    """Load eight bytes from a uint8 array at any byte offset as one uint64 (no bounds check)."""
-
-    def codegen(context, builder, signature, args):
-        base = context.make_array(signature.args[0])(context, builder, args[0]).data
-        address = builder.bitcast(builder.gep(base, [args[1]]), ir.IntType(64).as_pointer())
-        return builder.load(address, align=1)
-
-    return numba.types.uint64(data, numba.types.uint64), codegen
-
-
-@overload(_load_u64, jit_options={"cache": True})
-def _load_u64_compiled(data, offset):
-    return lambda data, offset: _unaligned_u64(data, offset)
 
 
 BLEND_BLOCK = 256  # output pixels per pass of the 8-bit blend: its word buffers stay in L1
