@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polewarp import GeometrySpec, build_lut, reproject
@@ -143,3 +143,26 @@ def test_reference_rotation_agrees_with_proj():
             lon_r, lat_r, inverse=True, radians=True)
         np.testing.assert_allclose(plat, lat, atol=1e-12)
         np.testing.assert_allclose(np.angle(np.exp(1j * (plon - lon))), 0, atol=1e-11)
+
+
+def _ulps(value, exact):
+    return abs(value - exact) / math.ulp(exact) if exact else abs(value)
+
+
+@settings(deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=True))
+def test_polynomial_atan_is_within_two_ulp_of_libm(x):
+    """The vectorisable atan of the LUT fill, against libm (itself within an ulp of exact)."""
+    from polewarp.engine.kernels import _atan
+
+    assert _ulps(_atan(x), math.atan(x)) <= 2
+
+
+def test_polynomial_atan_on_a_dense_sweep_and_at_its_seams():
+    from polewarp.engine.kernels import TAN_3PI_8, TAN_PI_8, _atan
+
+    seams = [v * k for v in (TAN_PI_8, TAN_3PI_8, 1.0) for k in (1 - 2**-52, 1.0, 1 + 2**-52)]
+    values = np.concatenate([np.geomspace(1e-12, 1e12, 20000), seams, [0.0, math.inf]])
+    for x in np.concatenate([values, -values]):
+        assert _ulps(_atan(float(x)), math.atan(x)) <= 2, x
+    assert _atan(1.0) == math.pi / 4 and _atan(math.inf) == math.pi / 2 and _atan(0.0) == 0.0

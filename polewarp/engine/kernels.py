@@ -90,9 +90,8 @@ def _atan(x):
 def _row_xy(a, b, norm, columns, pole, in_mercator, in_extent, in_w, in_h, xs, ys):
     """Continuous input coordinates (xs, ys) of one output row, whose rotated latitude has the
     weights (a, b, norm), from the column terms as (3, W); ys is NaN where a Mercator input has
-    no source. Two divisions, an
-    atan and an asin (as an atan) a pixel, in a loop the compiler vectorises; a Mercator input
-    takes a logarithm a pixel in a second loop."""
+    no source. An atan, an asin (as an atan) and three divisions a pixel, in loops the compiler
+    vectorises; a Mercator input takes a logarithm a pixel instead of the asin, in a scalar loop."""
     bx, by, bz = b * pole[0], b * pole[1], b * pole[2]
     for c in range(xs.shape[0]):
         wx = a * columns[0, c] + bx
