@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from polewarp import GeometrySpec, build_lut
-from polewarp.engine.lut import auto_rows_per_task, lut_dtype, row_blocks
+from polewarp.engine.lut import LutBuilder, auto_rows_per_task, lut_dtype, row_blocks
 
 from . import reference
 
@@ -70,6 +70,22 @@ def test_legacy_backends_equal_serial(backend):
         build_lut(spec, backend=backend, workers=2, rows_per_task=5).array,
         build_lut(spec, backend="serial").array,
     )
+
+
+@pytest.mark.parametrize("backend", ["processes", "threads", "prange", "serial"])
+def test_repeated_fills_in_place_and_builds_agree(backend):
+    """The profiler's steady state (refilling the builder's own array) and fresh builds, in any
+    order, give the serial LUT; scribbling on the builder's array does not leak into results."""
+    spec = GeometrySpec((97, 61), resample="bilinear")
+    serial = build_lut(spec, backend="serial").array
+    with LutBuilder(spec, backend, 2) as builder:
+        first = builder.build(7)
+        own = builder.fill_in_place(5)
+        np.testing.assert_array_equal(own, serial)
+        own[:] = 0
+        np.testing.assert_array_equal(builder.fill_in_place(), serial)
+        np.testing.assert_array_equal(builder.build(3), serial)
+    np.testing.assert_array_equal(first, serial)
 
 
 def test_pool_after_prange_build():

@@ -184,7 +184,7 @@ class LutBuilder:
         self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
         self.shape, self.dtype = lut_layout(self.fill_spec)
         self._resources = contextlib.ExitStack()
-        self._pool = self._shared = self._threads = None
+        self._pool = self._shared = self._threads = self._scratch = None
         self.fill = None
         self.rows_per_task = None  # of the last build, for the LUT's origin
 
@@ -217,24 +217,42 @@ class LutBuilder:
         ``last``: no build follows, so the process pool's segment may be handed over as the
         result instead of copied (the builder must be closed next).
         """
+        self.start()
+        if self.backend == "processes":
+            self._fill(self._shared.array, rows_per_task, progress)
+            array = self._shared.detach() if last else self._shared.array.copy()
+        else:
+            array = self._fill(np.empty(self.shape, self.dtype), rows_per_task, progress)
+        return self._regroup(array) if self.spec.resample == "average" else array
+
+    def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
+        """Fill the builder's own array again, the shared segment or one kept for the other
+        backends, and return it (valid until the next fill or ``close``): the workers' steady
+        state, which ``profile`` times, without allocating, faulting in or copying a result
+        (costs that depend on the backend, not on the workers)."""
+        self.start()
+        if self.backend == "processes":
+            return self._fill(self._shared.array, rows_per_task, progress)
+        if self._scratch is None:
+            self._scratch = np.empty(self.shape, self.dtype)
+        return self._fill(self._scratch, rows_per_task, progress)
+
+    def _fill(self, array: np.ndarray, rows_per_task, progress) -> np.ndarray:
+        """Fill every row of ``array`` (the segment itself for the process pool) and return it."""
         if rows_per_task is not None and int(rows_per_task) < 1:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
-        self.start()
         height, width = self.fill_spec.output_shape
         self.rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, self.workers))
         blocks = row_blocks(height, self.rows_per_task)
         if self.backend == "processes":
             self._pool.run(blocks, progress)
-            array = self._shared.detach() if last else self._shared.array.copy()
+        elif self.backend == "threads":
+            _run_threads(self.fill, array, blocks, self._threads, progress)
+        elif self.backend == "prange":
+            _run_prange(self.fill, array, blocks, self.workers, progress)
         else:
-            array = np.empty(self.shape, self.dtype)
-            if self.backend == "threads":
-                _run_threads(self.fill, array, blocks, self._threads, progress)
-            elif self.backend == "prange":
-                _run_prange(self.fill, array, blocks, self.workers, progress)
-            else:
-                _run_serial(self.fill, array, blocks, progress)
-        return self._regroup(array) if self.spec.resample == "average" else array
+            _run_serial(self.fill, array, blocks, progress)
+        return array
 
     def _regroup(self, fine: np.ndarray) -> np.ndarray:
         """A new array with each output pixel's k x k samples side by side (average LUTs)."""

@@ -120,12 +120,12 @@ def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry:
                 settings = [(w, rows, auto_rows_per_task(size[0], size[1], w) if rows == "auto" else rows)
                             for w in workers_list for rows in rows_list]
                 for workers, _, resolved in settings:
-                    builders[workers].build(resolved)  # warm-up: first touch and caches
+                    builders[workers].fill_in_place(resolved)  # warm-up: first touch and caches
                 times = {setting: [] for setting in settings}
                 for _ in range(repeat):
                     for setting in settings:
                         workers, _, resolved = setting
-                        times[setting].append(_timed(functools.partial(builders[workers].build, resolved)))
+                        times[setting].append(_timed(functools.partial(builders[workers].fill_in_place, resolved)))
                         if on_step:
                             on_step()
             yield from _records(label, size[0] * size[1], backend, times)
