@@ -217,12 +217,9 @@ class LutBuilder:
         ``last``: no build follows, so the process pool's segment may be handed over as the
         result instead of copied (the builder must be closed next).
         """
-        self.start()
+        array = self._fill(rows_per_task, progress, fresh=True)
         if self.backend == "processes":
-            self._fill(self._shared.array, rows_per_task, progress)
-            array = self._shared.detach() if last else self._shared.array.copy()
-        else:
-            array = self._fill(np.empty(self.shape, self.dtype), rows_per_task, progress)
+            array = self._shared.detach() if last else array.copy()
         return self._regroup(array) if self.spec.resample == "average" else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
@@ -230,23 +227,24 @@ class LutBuilder:
         backends, and return it (valid until the next fill or ``close``): the workers' steady
         state, which ``profile`` times, without allocating, faulting in or copying a result
         (costs that depend on the backend, not on the workers)."""
-        self.start()
-        if self.backend == "processes":
-            return self._fill(self._shared.array, rows_per_task, progress)
-        if self._scratch is None:
-            self._scratch = np.empty(self.shape, self.dtype)
-        return self._fill(self._scratch, rows_per_task, progress)
+        return self._fill(rows_per_task, progress, fresh=False)
 
-    def _fill(self, array: np.ndarray, rows_per_task, progress) -> np.ndarray:
-        """Fill every row of ``array`` (the segment itself for the process pool) and return it."""
+    def _fill(self, rows_per_task, progress, fresh: bool) -> np.ndarray:
+        """Fill every row of a LUT array and return it: the pool's shared segment, else a new
+        array (``fresh``) or the one this builder keeps."""
         if rows_per_task is not None and int(rows_per_task) < 1:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
+        self.start()
         height, width = self.fill_spec.output_shape
         self.rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, self.workers))
         blocks = row_blocks(height, self.rows_per_task)
         if self.backend == "processes":
             self._pool.run(blocks, progress)
-        elif self.backend == "threads":
+            return self._shared.array
+        array = np.empty(self.shape, self.dtype) if fresh or self._scratch is None else self._scratch
+        if not fresh:
+            self._scratch = array
+        if self.backend == "threads":
             _run_threads(self.fill, array, blocks, self._threads, progress)
         elif self.backend == "prange":
             _run_prange(self.fill, array, blocks, self.workers, progress)
