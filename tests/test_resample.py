@@ -36,8 +36,9 @@ def bilinear_reference(image, positions, fill, alpha=False):
         colour = sum(w[..., None] * src[r, c, :-1] for w, (_, r, c) in zip(wa, weights, strict=True))
         with np.errstate(invalid="ignore", divide="ignore"):
             weight = total_a[..., None]
-            out_c = np.where(weight > 0, np.floor((colour + weight // 2) / weight), 0)
-        out = np.concatenate([out_c, np.floor((total_a + 32768) / 65536)[..., None]], axis=-1)
+            out_c = np.where(weight > 0, np.floor((colour + weight // 2) / weight) if integer else colour / weight, 0)
+        out_a = np.floor((total_a + 32768) / 65536) if integer else total_a / 65536
+        out = np.concatenate([out_c, out_a[..., None]], axis=-1)
     else:
         total = sum(w[..., None] * src[r, c] for w, r, c in weights)
         out = np.floor((total + 32768) / 65536) if integer else total / 65536
@@ -108,12 +109,12 @@ def test_big_endian_machines_get_the_same_pixels_one_at_a_time(monkeypatch, resa
     np.testing.assert_array_equal(apply_lut(lut, image, 5, alpha=channels == 4), by_words)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 @pytest.mark.parametrize("channels", [2, 4])
 def test_bilinear_alpha_is_premultiplied(channels, dtype):
     lut = build_lut(GeometrySpec((90, 45), resample="bilinear", heading=33))
     rng = np.random.default_rng(5)
-    image = rng.integers(0, np.iinfo(dtype).max + 1, (45, 90, channels), dtype=dtype)
+    image = (rng.random((45, 90, channels)) * (np.iinfo(dtype).max + 1 if dtype != np.float32 else 1)).astype(dtype)
     image[..., -1] = np.where(rng.random((45, 90)) < 0.3, 0, image[..., -1])
     out = apply_lut(lut, image, 0, alpha=True)
     np.testing.assert_array_equal(out, bilinear_reference(image, lut.array, 0, alpha=True))

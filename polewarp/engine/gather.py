@@ -91,10 +91,8 @@ def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.
         padded, data = padded_source(src, spare_bytes=WORD_SPARE)
         blend = kernels.GATHER_BILINEAR_BYTES[src.shape[2]]
         blend(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
-    elif alpha and is_int:
-        kernels._gather_bilinear_alpha(padded_source(src)[0], table, fill, out)
     else:
-        kernels._gather_bilinear(padded_source(src)[0], table, fill, is_int, out)
+        kernels._gather_bilinear(padded_source(src)[0], table, fill, is_int, alpha, out)
 
 
 def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -344,10 +344,15 @@ def _corner(lut, i, row_stride, pixel):
 
 
 @ngjit
-def _gather_bilinear(src, lut, fill, is_int, out):
-    """Bilinear blend of any pixels (no alpha): weights in 1/65536, summed in float64, which is
-    exact for every integer image Pillow reads (at most 2**47); integers round half up."""
+def _gather_bilinear(src, lut, fill, is_int, alpha, out):
+    """Bilinear blend of pixels one at a time, for what the word kernels below do not take (other
+    dtypes than 8-bit, more than four channels, big-endian machines): weights in 1/65536, summed
+    in float64, exact for every integer image Pillow reads (at most 2**47 a term, 2**50 a sum);
+    with ``alpha`` the colours are weighted by the last channel (premultiplied), so that
+    transparent pixels lend no colour; integers round half up."""
     channels = np.uint64(out.shape[2])
+    last = channels - U1
+    colours = out.shape[2] - 1 if alpha else out.shape[2]
     row_stride = np.uint64(src.shape[1]) * channels
     limit = (src.shape[0] - 1) * 256
     s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
@@ -358,11 +363,25 @@ def _gather_bilinear(src, lut, fill, is_int, out):
             _put(o, at, fill)
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
-        for kk in range(out.shape[2]):
+        v00, v01, v10, v11 = np.float64(w00), np.float64(w01), np.float64(w10), np.float64(w11)
+        weight = 65536.0
+        if alpha:
+            v00 *= np.float64(s[b + last])
+            v01 *= np.float64(s[b + channels + last])
+            v10 *= np.float64(s[b + row_stride + last])
+            v11 *= np.float64(s[b + row_stride + channels + last])
+            weight = v00 + v01 + v10 + v11
+            o[at + last] = math.floor((weight + 32768.0) / 65536.0) if is_int else weight / 65536.0
+        for kk in range(colours):
             k = b + np.uint64(kk)
-            total = (w00 * np.float64(s[k]) + w01 * np.float64(s[k + channels])
-                     + w10 * np.float64(s[k + row_stride]) + w11 * np.float64(s[k + row_stride + channels]))
-            o[at + np.uint64(kk)] = math.floor((total + 32768.0) / 65536.0) if is_int else total / 65536.0
+            total = (v00 * np.float64(s[k]) + v01 * np.float64(s[k + channels])
+                     + v10 * np.float64(s[k + row_stride]) + v11 * np.float64(s[k + row_stride + channels]))
+            if weight == 0.0:  # every neighbour transparent
+                o[at + np.uint64(kk)] = 0
+            elif is_int:
+                o[at + np.uint64(kk)] = math.floor((total + math.floor(weight / 2.0)) / weight)
+            else:
+                o[at + np.uint64(kk)] = total / weight
 
 
 BLEND_BLOCK = 256  # output pixels per pass of the 8-bit blend: its word buffers stay in L1
@@ -473,38 +492,6 @@ def _blend_words_premultiplied(top, bottom, table, first, count, channels, o):
             total = (np.int64((t >> low) & BYTE) * w00 + np.int64((t >> (low + pair)) & BYTE) * w01
                      + np.int64((u >> low) & BYTE) * w10 + np.int64((u >> (low + pair)) & BYTE) * w11)
             o[at + np.uint64(k)] = np.uint8(math.floor((total + weight // 2) / divisor))
-
-
-@ngjit
-def _gather_bilinear_alpha(src, lut, fill, out):
-    """Bilinear blend of integer pixels whose last channel is alpha, premultiplied, so that
-    transparent pixels lend no colour; rounded half up."""
-    channels = np.uint64(out.shape[2])
-    alpha = channels - U1
-    row_stride = np.uint64(src.shape[1]) * channels
-    limit = (src.shape[0] - 1) * 256
-    s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
-    for j in range(out.shape[0] * out.shape[1]):
-        i = np.uint64(j)
-        at = i * channels
-        if table[np.uint64(2) * i] >= limit:
-            _put(o, at, fill)
-            continue
-        b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
-        w00 *= np.int64(s[b + alpha])
-        w01 *= np.int64(s[b + channels + alpha])
-        w10 *= np.int64(s[b + row_stride + alpha])
-        w11 *= np.int64(s[b + row_stride + channels + alpha])
-        weight = w00 + w01 + w10 + w11
-        o[at + alpha] = (weight + 32768) >> 16
-        for kk in range(out.shape[2] - 1):
-            k = b + np.uint64(kk)
-            if weight == 0:
-                o[at + np.uint64(kk)] = 0
-                continue
-            total = (w00 * np.int64(s[k]) + w01 * np.int64(s[k + channels])
-                     + w10 * np.int64(s[k + row_stride]) + w11 * np.int64(s[k + row_stride + channels]))
-            o[at + np.uint64(kk)] = (total + weight // 2) // weight
 
 
 @ngjit
