@@ -148,16 +148,22 @@ def test_average_lut_regroups_the_finer_nearest_lut():
     np.testing.assert_array_equal(lut.array[3, 5].reshape(4, 4, 2), fine[12:16, 20:24])
 
 
-def average_reference(image, table, fill):
-    """Plain numpy: the mean of each pixel's samples that have a source, integers rounded half up."""
-    pixels = image if image.ndim == 3 else image[..., None]
+def average_reference(image, table, fill, alpha=False):
+    """Plain numpy: the mean of each pixel's samples that have a source, colours weighted by
+    alpha (the last channel) when asked, integers rounded half up."""
+    pixels = (image if image.ndim == 3 else image[..., None]).astype(np.float64)
     rows, cols = table[..., 0].astype(np.int64), table[..., 1].astype(np.int64)
     valid = rows < pixels.shape[0]
     samples = pixels[np.where(valid, rows, 0), np.where(valid, cols, 0)] * valid[..., None]
     count = valid.sum(axis=2)[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = samples.astype(np.float64).sum(axis=2) / count
     integer = image.dtype.kind != "f"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if alpha:
+            weight = samples[..., -1:].sum(axis=2)
+            colours = (samples[..., :-1] * samples[..., -1:]).sum(axis=2) / weight
+            mean = np.concatenate([np.where(weight > 0, colours, 0.0), weight / count], axis=-1)
+        else:
+            mean = samples.sum(axis=2) / count
     out = np.where(count > 0, np.floor(mean + 0.5) if integer else mean, fill).astype(image.dtype)
     return out if image.ndim == 3 else out[..., 0]
 
@@ -172,12 +178,13 @@ def test_average_gather_matches_plain_numpy(dtype, channels):
     np.testing.assert_allclose(apply_lut(lut, image, 9), average_reference(image, lut.array, 9), rtol=1e-6)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(width=st.integers(1, 30), height=st.integers(1, 20), channels=st.integers(1, 4), k=st.integers(1, 8),
-       seed=st.integers(0, 2**32 - 1))
-def test_byte_average_matches_plain_numpy_for_any_sample_count(width, height, channels, k, seed):
-    """The 8-bit average (word loads, sums in 16-bit lanes, mean by a reciprocal) against the
-    reference with up to 64 samples, samples without source, pixels with none, the last pixel."""
+       alpha=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_byte_average_matches_plain_numpy_for_any_sample_count(width, height, channels, k, alpha, seed):
+    """The 8-bit average (word loads; sums in 16-bit lanes and the mean by a reciprocal, or
+    sums weighted by alpha) against the reference with up to 64 samples, samples without
+    source, transparent samples, pixels with none, the last pixel."""
     rng = np.random.default_rng(seed)
     table = np.stack([rng.integers(0, height, (4, 9, k * k)), rng.integers(0, width, (4, 9, k * k))], axis=-1)
     table[rng.random((4, 9, k * k)) < 0.3, 0] = np.iinfo(np.uint16).max
@@ -186,8 +193,22 @@ def test_byte_average_matches_plain_numpy_for_any_sample_count(width, height, ch
     table = table.astype(np.uint16)
     lut = Lut(table, GeometrySpec((width, height), output_size=(9, 4), resample="average", supersample=k))
     image = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    image[..., -1] = np.where(rng.random((height, width)) < 0.3, 0, image[..., -1])
     fill = tuple(range(40, 40 + channels))
-    np.testing.assert_array_equal(apply_lut(lut, image, fill), average_reference(image, table, fill))
+    alpha = alpha and channels > 1
+    np.testing.assert_array_equal(apply_lut(lut, image, fill, alpha=alpha),
+                                  average_reference(image, table, fill, alpha=alpha))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_average_alpha_matches_plain_numpy(dtype):
+    spec = GeometrySpec((90, 46), output_size=(45, 23), source="mercator", resample="average")
+    lut = build_lut(spec)
+    rng = np.random.default_rng(6)
+    image = (rng.random((46, 90, 4)) * (250 if dtype != np.float32 else 1)).astype(dtype)
+    image[..., -1] = np.where(rng.random((46, 90)) < 0.3, 0, image[..., -1])
+    np.testing.assert_allclose(apply_lut(lut, image, 9, alpha=True), average_reference(image, lut.array, 9, alpha=True),
+                               rtol=1e-6)
 
 
 def test_spec_rules_for_methods():

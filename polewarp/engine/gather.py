@@ -82,9 +82,10 @@ def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.
 
     is_int = src.dtype.kind != "f"
     by_words = src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN
-    if resample == "average" and by_words and not alpha:
+    if resample == "average" and by_words:
         padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-        kernels._gather_average_bytes(data, padded.shape[1], src.shape[0], table, fill, out)
+        average = kernels.GATHER_AVERAGE_BYTES[src.shape[2], alpha]
+        average(data, padded.shape[1], src.shape[0], table, fill, out)
     elif resample == "average":
         kernels._gather_average(src, table, fill, alpha, is_int, out)
     elif by_words:

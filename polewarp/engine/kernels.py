@@ -529,40 +529,70 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
                 out[r, c, k] = math.floor(value + 0.5) if is_int else value
 
 
-@ngjit
-def _gather_average_bytes(data, width, in_h, lut, fill, out):
-    """The average for 8-bit pixels of one to four channels without alpha, same result as
-    ``_gather_average``: each sample is one word load of the padded source (``data``, as for
-    GATHER_BILINEAR_BYTES) summed two channels at a time in 16-bit lanes (at most 64 x 255),
-    and the rounded mean floor((2 total + n) / 2n) is a multiply by ceil(2**32 / 2n), exact for
-    these sums and far faster than dividing."""
-    channels = out.shape[2]
+def _average_bytes_kernel(channels, alpha):
+    """The average of 8-bit pixels of ``channels`` channels, alpha premultiplied or not, same
+    result as ``_gather_average``; its own compiled copy, so that the channel loops have constant
+    bounds and the alpha tests fold away. Arguments: the padded source's bytes with at least
+    seven more (as for GATHER_BILINEAR_BYTES), its width, the input's height, the LUT, the fill,
+    the output."""
+
+    @ngjit
+    def gather(data, width, in_h, lut, fill, out):
+        _average_words(data, width, in_h, lut, fill, out, channels, alpha)
+
+    return gather
+
+
+@ngjit_inline
+def _average_words(data, width, in_h, lut, fill, out, channels, alpha):
+    """Each sample is one word load. Without alpha, two channels are summed at a time in 16-bit
+    lanes (at most 64 x 255) and the rounded mean floor((2 total + n) / 2n) is a multiply by
+    ceil(2**32 / 2n), exact for these sums and far faster than dividing. With alpha, the
+    colours are summed weighted by it, in integers, and divided as ``_gather_average`` does."""
     samples = lut.shape[2]
     reciprocal = np.empty(samples + 1, np.uint64)
     for n in range(1, samples + 1):
         reciprocal[n] = ((1 << 32) + 2 * n - 1) // (2 * n)
     stride = np.uint64(width) * np.uint64(channels)
     pair_lanes = np.uint64(0x00FF00FF)
+    last = np.uint64(channels - 1)
     table, o = lut.reshape(-1), out.reshape(-1)
     for j in range(out.shape[0] * out.shape[1]):
         i = np.uint64(j)
         first = i * np.uint64(2 * samples)
-        even, odd, count = np.uint64(0), np.uint64(0), 0  # channels 0 and 2, channels 1 and 3
+        even, odd, count = np.uint64(0), np.uint64(0), 0  # lanes: channels 0 and 2, channels 1 and 3
+        weight, red, green, blue = 0, 0, 0, 0  # with alpha: its sum, the colour sums weighted by it
         for s in range(samples):
             k = first + np.uint64(2 * s)
             sr = table[k]
             if sr >= in_h:
                 continue
             word = _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
-            even += word & pair_lanes
-            odd += (word >> np.uint64(8)) & pair_lanes
             count += 1
+            if alpha:
+                a = np.int64((word >> (np.uint64(8) * last)) & BYTE)
+                weight += a
+                red += np.int64(word & BYTE) * a
+                green += np.int64((word >> np.uint64(8)) & BYTE) * a
+                blue += np.int64((word >> np.uint64(16)) & BYTE) * a
+            else:
+                even += word & pair_lanes
+                odd += (word >> np.uint64(8)) & pair_lanes
         at = i * np.uint64(channels)
         if count == 0:
             _put(o, at, fill)
-            continue
-        n, m = np.uint64(count), reciprocal[count]
-        for kk in range(channels):
-            lanes = odd if kk & 1 else even
-            total = (lanes >> np.uint64(16 * (kk >> 1))) & np.uint64(0xFFFF)
-            o[at + np.uint64(kk)] = np.uint8(((np.uint64(2) * total + n) * m) >> np.uint64(32))
+        elif alpha:
+            o[at + last] = np.uint8(math.floor(weight / count + 0.5))
+            for kk in range(channels - 1):
+                total = red if kk == 0 else (green if kk == 1 else blue)
+                o[at + np.uint64(kk)] = np.uint8(math.floor(total / weight + 0.5)) if weight > 0 else 0
+        else:
+            n, m = np.uint64(count), reciprocal[count]
+            for kk in range(channels):
+                lanes = odd if kk & 1 else even
+                total = (lanes >> np.uint64(16 * (kk >> 1))) & np.uint64(0xFFFF)
+                o[at + np.uint64(kk)] = np.uint8(((np.uint64(2) * total + n) * m) >> np.uint64(32))
+
+
+GATHER_AVERAGE_BYTES = {(channels, alpha): _average_bytes_kernel(channels, alpha)
+                        for channels in (1, 2, 3, 4) for alpha in (False, True) if channels > 1 or not alpha}
