@@ -84,13 +84,13 @@ def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.
     by_words = src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN
     if resample == "average" and by_words:
         padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-        average = kernels.GATHER_AVERAGE_BYTES[src.shape[2], alpha]
+        average = kernels.average_bytes_kernel(src.shape[2], alpha)
         average(data, padded.shape[1], src.shape[0], table, fill, out)
     elif resample == "average":
         kernels._gather_average(src, table, fill, alpha, is_int, out)
     elif by_words:
         padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-        blend = kernels.GATHER_BILINEAR_BYTES[src.shape[2]]
+        blend = kernels.bilinear_bytes_kernel(src.shape[2])
         blend(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
     else:
         kernels._gather_bilinear(padded_source(src)[0], table, fill, is_int, alpha, out)

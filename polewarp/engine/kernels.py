@@ -5,6 +5,7 @@ jitted helper kept elsewhere could leave stale compiled code behind. Kernels are
 take arrays and plain numbers only, and fill a slice the caller owns.
 """
 
+import functools
 import math
 import os
 
@@ -387,7 +388,8 @@ def _gather_bilinear(src, lut, fill, is_int, alpha, out):
 BLEND_BLOCK = 256  # output pixels per pass of the 8-bit blend: its word buffers stay in L1
 
 
-def _bilinear_bytes_kernel(channels):
+@functools.cache  # made on first use: importing the kernels stays cheap
+def bilinear_bytes_kernel(channels):
     """The bilinear blend of 8-bit pixels of ``channels`` channels (same weights and rounding as
     the other integer blends), its own compiled copy so that the loops have constant bounds.
     Arguments: the padded source's bytes with at least seven more, its height and width, the
@@ -439,8 +441,6 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
             if table[np.uint64(2) * i] >= limit:
                 _put(o, i * stride, fill)
 
-
-GATHER_BILINEAR_BYTES = {channels: _bilinear_bytes_kernel(channels) for channels in (1, 2, 3, 4)}
 
 
 @ngjit_inline
@@ -529,11 +529,12 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
                 out[r, c, k] = math.floor(value + 0.5) if is_int else value
 
 
-def _average_bytes_kernel(channels, alpha):
+@functools.cache
+def average_bytes_kernel(channels, alpha):
     """The average of 8-bit pixels of ``channels`` channels, alpha premultiplied or not, same
     result as ``_gather_average``; its own compiled copy, so that the channel loops have constant
     bounds and the alpha tests fold away. Arguments: the padded source's bytes with at least
-    seven more (as for GATHER_BILINEAR_BYTES), its width, the input's height, the LUT, the fill,
+    seven more (as for ``bilinear_bytes_kernel``), its width, the input's height, the LUT, the fill,
     the output."""
 
     @ngjit
@@ -594,5 +595,3 @@ def _average_words(data, width, in_h, lut, fill, out, channels, alpha):
                 o[at + np.uint64(kk)] = np.uint8(((np.uint64(2) * total + n) * m) >> np.uint64(32))
 
 
-GATHER_AVERAGE_BYTES = {(channels, alpha): _average_bytes_kernel(channels, alpha)
-                        for channels in (1, 2, 3, 4) for alpha in (False, True) if channels > 1 or not alpha}
