@@ -2,7 +2,13 @@
 
 
 class PolewarpError(Exception):
-    """Base class: a failure found while running (exit code 1 on the command line)."""
+    """Base class: a failure found while running (exit code 1 on the command line).
+
+    ``details`` may hold the traceback of the failure behind it when that happened in another
+    process (a pool worker, a Dask task), so that ``--debug`` can show where it came from.
+    """
+
+    details: str | None = None
 
 
 class SpecError(PolewarpError, ValueError):
