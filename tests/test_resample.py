@@ -47,10 +47,6 @@ def bilinear_reference(image, positions, fill, alpha=False):
     return out if image.ndim == 3 else out[..., 0]
 
 
-def test_nearest_is_unchanged_by_the_new_methods():
-    np.testing.assert_array_equal(build_lut(GeometrySpec((333, 167))).array, reference.accurate_lut(333, 167))
-
-
 @pytest.mark.parametrize("size", [(333, 167), (100, 50)])
 def test_bilinear_positions_match_the_formulas(size):
     width, height = size
