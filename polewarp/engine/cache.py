@@ -103,6 +103,7 @@ class Entry:
 
 
 def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
     for test, words in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
                         (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
         if test(mode):
@@ -145,7 +146,7 @@ def parse_json(raw: bytes, what: str):
 def spec_from(data, what: str) -> GeometrySpec:
     """The GeometrySpec a header or sidecar holds, which must be in to_dict's canonical form."""
     if not isinstance(data, dict):
-        raise CacheError(f"{what} is not a geometry")
+        raise CacheError(f"{what} is not a JSON object")
     try:
         spec = GeometrySpec.from_dict(data)
     except (TypeError, ValueError, OverflowError) as err:  # SpecError is a ValueError
