@@ -496,3 +496,36 @@ def test_cache_clear_refuses_a_bad_size_before_removing_anything(runner, isolate
     result = runner.invoke(cli, ["cache", "clear", "--max-cache-size", value])
     assert result.exit_code == 2 and "--max-cache-size" in result.stderr, result.output
     assert len(_entries(isolated_cache)) == 1
+
+
+def _interrupted_at(code, line):
+    """A tracer that raises KeyboardInterrupt (as a signal handler would) once, just before
+    ``line`` of ``code`` runs."""
+    fired = []
+
+    def local(frame, event, arg):
+        if event == "line" and frame.f_lineno == line and not fired:
+            fired.append(line)
+            raise KeyboardInterrupt
+        return local
+
+    return lambda frame, event, arg: local if frame.f_code is code else None
+
+
+def test_an_interruption_at_any_line_of_a_write_leaves_no_temporary(tmp_path):
+    from polewarp.engine.atomic import atomic_output
+
+    code = atomic_output.__wrapped__.__code__
+    target = tmp_path / "out.bin"
+    for line in sorted({line for _, _, line in code.co_lines() if line}):
+        target.write_bytes(b"old")
+        sys.settrace(_interrupted_at(code, line))
+        try:
+            with atomic_output(target) as stream:
+                stream.write(b"new")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        assert sorted(tmp_path.iterdir()) == [target], line
+        assert target.read_bytes() in (b"old", b"new")
