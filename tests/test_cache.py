@@ -212,6 +212,8 @@ POISONS = {
     "shape 10^20": (_fields(shape=[10**20, 64, 2]), PAYLOAD),
     "nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, PAYLOAD),
     "nested 20,000 deep": (b"[" * 20_000 + b"]" * 20_000, PAYLOAD),
+    "legacy nested 900 deep": (_fields(spec={**DEFAULT.to_dict(), "legacy": "@"}).replace(
+        b'"@"', b"[" * 900 + b"]" * 900), PAYLOAD),
     "object dtype": (_fields(dtype="|O"), PAYLOAD),
     "float dtype": (_fields(dtype="<f8"), PAYLOAD),
     "spec a list": (_fields(spec=[1, 2]), PAYLOAD),

@@ -43,6 +43,7 @@ ENV_DIR = "POLEWARP_CACHE_DIR"
 ENV_MAX = "POLEWARP_CACHE_MAX"
 DEFAULT_MAX_BYTES = 4 * 2**30
 MAX_HEADER_BYTES = 2**16  # a header is a few hundred bytes; more is not one polewarp wrote
+MAX_NESTING = 3  # headers and sidecars nest three deep (an object, the geometry, its centre)
 HEADER_FIELDS = ("key", "spec", "shape", "dtype")
 SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 SIZE_PATTERN = re.compile(r"(\d+(?:\.\d+)?|\.\d+) *([KMGT]?)(?:I?B)?")
@@ -108,7 +109,7 @@ def _kind(mode: int) -> str:
                         (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
         if test(mode):
             return words
-    return "not a regular file"
+    return "a special file"
 
 
 def open_regular(path):
@@ -131,16 +132,30 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _nesting(value) -> int:
+    """How deep lists and objects nest in a parsed JSON value (without recursion)."""
+    depth, level = 0, [value]
+    while any(isinstance(item, (list, dict)) for item in level):
+        depth += 1
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
 def parse_json(raw: bytes, what: str):
-    """A small JSON document (a header, a sidecar); anything that is not one is a CacheError."""
+    """A small, shallow JSON document (a header, a sidecar), so that comparing and printing its
+    values is safe; anything else is a CacheError."""
     if len(raw) > MAX_HEADER_BYTES:
         raise CacheError(f"{what} is over {MAX_HEADER_BYTES} bytes")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except RecursionError:
         raise CacheError(f"{what} nests too deep") from None
     except ValueError as err:  # bad JSON or UTF-8, an integer of thousands of digits
         raise CacheError(f"{what} is not JSON ({err})") from None
+    if _nesting(document) > MAX_NESTING:
+        raise CacheError(f"{what} nests too deep")
+    return document
 
 
 def spec_from(data, what: str) -> GeometrySpec:
@@ -181,9 +196,9 @@ def _parse_header(raw: bytes, payload_bytes: int, key: str) -> GeometrySpec:
     for name in HEADER_FIELDS:
         if canonical_json(header[name]) != canonical_json(expected[name]):
             raise CacheError(f"its header's {name} {brief_json(header[name])} does not match its geometry")
-    if payload_bytes != math.prod(shape) * dtype.itemsize:
-        raise CacheError(f"its array is {payload_bytes} bytes, not the {math.prod(shape) * dtype.itemsize} "
-                         "of its shape")
+    needed = math.prod(shape) * dtype.itemsize
+    if payload_bytes != needed:
+        raise CacheError(f"its array is {payload_bytes} bytes, not the {needed} of its shape")
     return spec
 
 
