@@ -118,6 +118,7 @@ build_options = _apply([
                  help="How to build: auto uses the process pool for large LUTs, else one process."),
 ])
 
+
 def _check_cache_size(ctx, param, value):
     """Refuse a bad --max-cache-size (or $POLEWARP_CACHE_MAX) while parsing, before any work."""
     from ..engine.cache import cache_cap
