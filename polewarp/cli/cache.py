@@ -6,7 +6,7 @@ import datetime
 
 import click
 
-from ..engine.cache import ENV_MAX, LutCache, default_cache_dir, parse_size
+from ..engine.cache import LutCache, default_cache_dir, parse_size
 
 
 def _folder(cache_dir):
@@ -39,7 +39,7 @@ def list_entries(cache_dir):
     """List entries: key, geometry, bytes, last used (most recent first)."""
     entries = _folder(cache_dir).entries()
     for entry in entries:
-        words = entry.spec.describe() if entry.spec else "(unreadable header)"
+        words = entry.spec.describe() if entry.spec else f"damaged: {entry.problem}"
         click.echo(f"{entry.key[:12]}  {entry.bytes:>12,}  {_when(entry.last_used)}  {words}")
     total = sum(entry.bytes for entry in entries)
     click.echo(f"{len(entries)} entries, {total:,} bytes", err=True)
@@ -53,6 +53,8 @@ def info(cache_dir, key):
     entry = _folder(cache_dir).find(key)
     click.echo(f"key        {entry.key}\npath       {entry.path}\nbytes      {entry.bytes:,}\n"
                f"last used  {_when(entry.last_used)}")
+    if entry.problem is not None:
+        click.echo(f"damaged    {entry.problem} (the next run that needs it rebuilds it)")
     if entry.spec is not None:
         click.echo(f"geometry   {entry.spec.describe()}")
         for name, value in entry.spec.to_dict().items():
@@ -64,12 +66,12 @@ def info(cache_dir, key):
 @click.option("--older-than", type=click.FloatRange(min=0), default=None, metavar="DAYS",
               help="Only entries not used for this many days.")
 @click.option("--max-cache-size", default=None, metavar="SIZE",
-              help=f"Instead, evict least recently used entries down to SIZE [${ENV_MAX}].")
+              help="Instead, evict least recently used entries down to SIZE, e.g. 500M.")
 def clear(cache_dir, older_than, max_cache_size):
     """Remove entries."""
     folder = _folder(cache_dir)
-    if max_cache_size:
-        removed = folder.evict(parse_size(max_cache_size))
-    else:
+    if max_cache_size is None:
         removed = folder.clear(older_than)
+    else:  # the size is parsed (and a bad one refused) before any entry is touched
+        removed = folder.evict(parse_size(max_cache_size, "--max-cache-size"))
     click.echo(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {folder.folder}")

@@ -118,13 +118,22 @@ build_options = _apply([
                  help="How to build: auto uses the process pool for large LUTs, else one process."),
 ])
 
+
+def _check_cache_size(ctx, param, value):
+    """Refuse a bad --max-cache-size (or $POLEWARP_CACHE_MAX) while parsing, before any work."""
+    from ..engine.cache import cache_cap
+
+    cache_cap(value)
+    return value
+
+
 cache_options = _apply([
     click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                  help="LUT cache folder [$POLEWARP_CACHE_DIR, else ~/.cache/polewarp]."),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the LUT cache."),
-    click.option("--max-cache-size", default=None, metavar="SIZE",
-                 help="Evict least recently used entries above this size, e.g. 500M "
-                      "[$POLEWARP_CACHE_MAX, else no cap]."),
+    click.option("--max-cache-size", default=None, metavar="SIZE", callback=_check_cache_size,
+                 help="Evict least recently used entries above this size, e.g. 500M; none: no cap "
+                      "[$POLEWARP_CACHE_MAX, else 4G]."),
 ])
 
 encoder_options = _apply([

@@ -218,9 +218,10 @@ def split_skipped(items, progress=None) -> tuple[dict, list]:
 def remove_stray_temporaries(items) -> None:
     """A worker killed mid-write leaves its temporary file behind: remove those of these outputs
     (called once no worker is writing any more)."""
+    from .atomic import temporaries_for
+
     for item in items:
-        output = Path(item.output)
-        for stray in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+        for stray in temporaries_for(item.output):
             stray.unlink(missing_ok=True)
 
 

@@ -3,6 +3,8 @@
 An entry is one self-describing file: a fixed header (magic, format version, header length,
 crc32), a JSON header (key, spec, shape, dtype), padding, then the raw array. The crc32 covers
 every byte but its own, so a truncated, flipped or foreign file is caught on load and rebuilt.
+The checksum proves the bytes intact, not that polewarp wrote them (a shared folder is writable
+by others), so the JSON header must also be exactly what polewarp writes for its geometry.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import mmap
 import os
+import re
+import stat
 import struct
 import time
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +41,12 @@ ALIGN = 64
 SUFFIX = ".pwlut"
 ENV_DIR = "POLEWARP_CACHE_DIR"
 ENV_MAX = "POLEWARP_CACHE_MAX"
+DEFAULT_MAX_BYTES = 4 * 2**30
+MAX_HEADER_BYTES = 2**16  # a header is a few hundred bytes; more is not one polewarp wrote
+MAX_NESTING = 3  # headers and sidecars nest three deep (an object, the geometry, its centre)
+HEADER_FIELDS = ("key", "spec", "shape", "dtype")
+SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+SIZE_PATTERN = re.compile(r"(\d+(?:\.\d+)?|\.\d+) *([KMGT]?)(?:I?B)?")
 
 
 def cache_key(spec: GeometrySpec) -> str:
@@ -53,40 +65,159 @@ def default_cache_dir(cache_dir=None) -> Path:
     return Path(base) / "polewarp"
 
 
-def parse_size(text) -> int | None:
-    """'500M', '2G', '1048576' -> bytes; None or '' -> None."""
-    if text is None or text == "":
+def parse_size(text, name: str = f"--max-cache-size (or ${ENV_MAX})") -> int | None:
+    """'500M', '2G', '4GiB', '1048576' -> bytes; 'none' -> None (no cap); None or '' -> the
+    default cap. Anything else (inf, nan, 1e400, -5) is a SpecError naming ``name``."""
+    words = "" if text is None else str(text).strip().upper()
+    if not words:
+        return DEFAULT_MAX_BYTES
+    if words == "NONE":
         return None
-    text = str(text).strip().upper().removesuffix("B")
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    factor = units.get(text[-1:], 1)
-    number = text[:-1] if text[-1:] in units else text
-    try:
-        value = int(float(number) * factor)
-    except ValueError:
-        raise SpecError(f"cache size {text!r}: use bytes or a number with K, M, G or T") from None
+    match = SIZE_PATTERN.fullmatch(words)
+    if match is None:
+        raise SpecError(f"{name} {text!r}: give bytes, a number with K, M, G or T (e.g. 500M), or none")
+    value = int(Fraction(match[1]) * SIZE_UNITS[match[2]])
     if value <= 0:
-        raise SpecError(f"cache size must be positive, not {text!r}")
+        raise SpecError(f"{name} {text!r}: the cap must be at least one byte (none: no cap)")
     return value
+
+
+def cache_cap(option: str | None = None) -> int | None:
+    """The cap in bytes (None: no cap) from --max-cache-size, else $POLEWARP_CACHE_MAX, else
+    4 GiB; a bad value names where it came from."""
+    if option:
+        return parse_size(option, "--max-cache-size")
+    return parse_size(os.environ.get(ENV_MAX), f"${ENV_MAX}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One cache file as listed: its key, spec, size on disk and last use."""
+    """One cache file as listed: its key, spec (None if damaged: ``problem`` says how), size on
+    disk and last use."""
 
     key: str
     path: Path
     spec: GeometrySpec | None
     bytes: int
     last_used: float
+    problem: str | None = None
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "a special file"
+
+
+def open_regular(path):
+    """Open ``path`` for reading only if it is a regular file: a plain open of a FIFO blocks
+    until someone writes to it. Anything else is a CacheError saying what it is."""
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode):
+            raise CacheError(f"{_kind(mode)}, not a regular file")
+        os.set_blocking(handle, True)
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
+def canonical_json(value) -> str:
+    """One text per JSON value (keys sorted), to compare what was read with what is written."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _nesting(value) -> int:
+    """How deep lists and objects nest in a parsed JSON value (without recursion)."""
+    depth, level = 0, [value]
+    while any(isinstance(item, (list, dict)) for item in level):
+        depth += 1
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def parse_json(raw: bytes, what: str):
+    """A small, shallow JSON document (a header, a sidecar), so that comparing and printing its
+    values is safe; anything else is a CacheError."""
+    if len(raw) > MAX_HEADER_BYTES:
+        raise CacheError(f"{what} is over {MAX_HEADER_BYTES} bytes")
+    try:
+        document = json.loads(raw)
+    except RecursionError:
+        raise CacheError(f"{what} nests too deep") from None
+    except ValueError as err:  # bad JSON or UTF-8, an integer of thousands of digits
+        raise CacheError(f"{what} is not JSON ({err})") from None
+    if _nesting(document) > MAX_NESTING:
+        raise CacheError(f"{what} nests too deep")
+    return document
+
+
+def spec_from(data, what: str) -> GeometrySpec:
+    """The GeometrySpec a header or sidecar holds, which must be in to_dict's canonical form."""
+    if not isinstance(data, dict):
+        raise CacheError(f"{what} is not a JSON object")
+    try:
+        spec = GeometrySpec.from_dict(data)
+    except (TypeError, ValueError, OverflowError) as err:  # SpecError is a ValueError
+        raise CacheError(f"{what}: {err}") from None
+    if canonical_json(spec.to_dict()) != canonical_json(data):
+        raise CacheError(f"{what} is not the canonical form polewarp writes")
+    return spec
+
+
+def _header(key: str, spec: GeometrySpec, shape, dtype: np.dtype) -> dict:
+    """The JSON header of an entry: what _encode writes and _parse_header expects."""
+    return {"key": key, "spec": spec.to_dict(), "shape": list(shape), "dtype": dtype.newbyteorder("<").str}
+
+
+def brief_json(value, limit: int = 40) -> str:
+    """A value read from a file, shortened for a message."""
+    text = canonical_json(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _parse_header(raw: bytes, payload_bytes: int, key: str) -> GeometrySpec:
+    """The spec of entry ``key`` whose JSON header is ``raw`` and whose array has
+    ``payload_bytes``; a header other than the one _encode writes for them is a CacheError."""
+    header = parse_json(raw, "its header")
+    if not isinstance(header, dict) or sorted(header) != sorted(HEADER_FIELDS):
+        raise CacheError(f"its header is not an object of {', '.join(HEADER_FIELDS)}")
+    spec = spec_from(header["spec"], "its header's geometry")
+    if cache_key(spec) != key:
+        raise CacheError("built for another geometry")
+    shape, dtype = lut_layout(spec)
+    expected = _header(key, spec, shape, dtype)
+    for name in HEADER_FIELDS:
+        if canonical_json(header[name]) != canonical_json(expected[name]):
+            raise CacheError(f"its header's {name} {brief_json(header[name])} does not match its geometry")
+    needed = math.prod(shape) * dtype.itemsize
+    if payload_bytes != needed:
+        raise CacheError(f"its array is {payload_bytes} bytes, not the {needed} of its shape")
+    return spec
+
+
+def _check_preamble(magic: bytes, version: int, header_length: int, file_bytes: int) -> None:
+    """The fixed header: polewarp's magic and format, a JSON header that fits in the file."""
+    if magic != MAGIC:
+        raise CacheError("not a polewarp cache entry")
+    if version != FORMAT_VERSION:
+        raise CacheError(f"format version {version}, expected {FORMAT_VERSION}")
+    if PREAMBLE.size + header_length > file_bytes:
+        raise CacheError(f"its header length ({header_length} bytes) is larger than the file")
+    if header_length > MAX_HEADER_BYTES:
+        raise CacheError(f"its header length ({header_length} bytes) is over {MAX_HEADER_BYTES}")
 
 
 def _encode(key: str, lut: Lut) -> list[bytes]:
     """The entry's bytes, crc32 included, as a few parts (the array is not copied)."""
     array = np.ascontiguousarray(lut.array, dtype=lut.array.dtype.newbyteorder("<"))
-    header = json.dumps(
-        {"key": key, "spec": lut.spec.to_dict(), "shape": list(array.shape), "dtype": array.dtype.str}
-    ).encode()
+    header = json.dumps(_header(key, lut.spec, array.shape, array.dtype)).encode()
     header += b" " * (-(PREAMBLE.size + len(header)) % ALIGN)
     payload = memoryview(array).cast("B")
     crc = zlib.crc32(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), 0)[:CRC_OFFSET])
@@ -94,31 +225,32 @@ def _encode(key: str, lut: Lut) -> list[bytes]:
     return [PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), crc), header, payload]
 
 
-def _decode(key: str, buffer) -> tuple[dict, np.ndarray]:
-    """Verify an entry's bytes and return its header and a read-only array over them."""
-    if len(buffer) < PREAMBLE.size:
-        raise CacheError("truncated (shorter than its header)")
+def _map(path: Path) -> mmap.mmap:
+    """The entry's bytes, memory-mapped read-only."""
+    with open_regular(path) as stream:
+        if os.fstat(stream.fileno()).st_size < PREAMBLE.size:  # an empty file cannot be mapped
+            raise CacheError("truncated (shorter than its header)")
+        return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _decode(key: str, buffer) -> np.ndarray:
+    """Verify entry ``key``'s bytes and return a read-only array over them."""
     magic, version, header_length, crc = PREAMBLE.unpack_from(buffer)
-    if magic != MAGIC:
-        raise CacheError("not a polewarp cache entry")
-    if version != FORMAT_VERSION:
-        raise CacheError(f"format version {version}, expected {FORMAT_VERSION}")
+    _check_preamble(magic, version, header_length, len(buffer))
     view = memoryview(buffer)
     if zlib.crc32(view[PREAMBLE.size:], zlib.crc32(view[:CRC_OFFSET])) != crc:
         raise CacheError("checksum mismatch (truncated or corrupted)")
-    header = json.loads(bytes(view[PREAMBLE.size:PREAMBLE.size + header_length]))
-    if header.get("key") != key:
-        raise CacheError("built for another geometry")
-    shape = tuple(header["shape"])
     offset = PREAMBLE.size + header_length
-    array = np.frombuffer(buffer, dtype=np.dtype(header["dtype"]), count=int(np.prod(shape)), offset=offset)
-    return header, array.reshape(shape)
+    spec = _parse_header(bytes(view[PREAMBLE.size:offset]), len(buffer) - offset, key)
+    shape, dtype = lut_layout(spec)
+    return np.frombuffer(buffer, dtype=dtype.newbyteorder("<"), offset=offset).reshape(shape)
 
 
 class LutCache:
-    """A folder of LUT entries. Failures to write are warnings: the cache never fails a run."""
+    """A folder of LUT entries, at most ``max_bytes`` in all (None: no cap). Failures to write
+    are warnings: the cache never fails a run."""
 
-    def __init__(self, folder, max_bytes: int | None = None):
+    def __init__(self, folder, max_bytes: int | None = DEFAULT_MAX_BYTES):
         self.folder = Path(folder)
         self.max_bytes = max_bytes
 
@@ -132,53 +264,57 @@ class LutCache:
         key = cache_key(spec)
         path = self.path_for(key)
         try:
-            with open(path, "rb") as stream:
-                buffer = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            array = _decode(key, _map(path))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as err:  # ValueError: mmap of an empty file
-            log.warning("cache entry %s unreadable (%s): rebuilding it", path, getattr(err, "strerror", None) or err)
+        except OSError as err:
+            log.warning("cache entry %s unreadable (%s): rebuilding it", path, err.strerror or err)
             self._discard(path)
             return None
-        try:
-            header, array = _decode(key, buffer)
-            shape, dtype = lut_layout(spec)
-            if array.shape != shape or array.dtype != dtype:
-                raise CacheError("shape or dtype does not match its geometry")
-        except (CacheError, ValueError, KeyError, TypeError) as err:
+        except CacheError as err:
             log.warning("cache entry %s is damaged (%s): rebuilding it", path, err)
             self._discard(path)
             return None
         self._touch(path)
+        self.evict(self.max_bytes, keep=path)
         return Lut(array, spec, f"cache ({path})")
 
     def store(self, lut: Lut) -> Path | None:
-        """Write the entry atomically; on failure warn and go on without the cache."""
+        """Write the entry atomically, then keep the cache within its cap; on failure warn and
+        go on without the cache. An entry larger than the cap is not stored."""
         key = cache_key(lut.spec)
         path = self.path_for(key)
+        parts = _encode(key, lut)
+        size = sum(len(part) for part in parts)
+        if self.max_bytes is not None and size > self.max_bytes:
+            log.debug("the LUT (%s bytes) is larger than the cache cap (%s bytes): not stored",
+                      f"{size:,}", f"{self.max_bytes:,}")
+            return None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with atomic_output(path) as stream:
-                for part in _encode(key, lut):
+                for part in parts:
                     stream.write(part)
         except OSError as err:
             log.warning("cannot write the LUT cache in %s (%s): going on without it",
                         self.folder, err.strerror or err)
             return None
-        if self.max_bytes is not None:
-            self.evict(self.max_bytes, keep=path)
+        self.evict(self.max_bytes, keep=path)
         return path
 
-    def entries(self) -> list[Entry]:
-        """Every entry in the folder, most recently used first (unreadable headers too)."""
+    def _files(self) -> list[tuple[Path, os.stat_result]]:
+        """Every entry file and its stat, most recently used first (no file is opened)."""
         found = []
         for path in self.folder.glob(f"*{SUFFIX}"):
             try:
-                stat = path.stat()
+                found.append((path, path.stat()))
             except OSError:
                 continue
-            found.append(Entry(path.stem, path, _read_spec(path), stat.st_size, stat.st_mtime))
-        return sorted(found, key=lambda entry: entry.last_used, reverse=True)
+        return sorted(found, key=lambda item: item[1].st_mtime, reverse=True)
+
+    def entries(self) -> list[Entry]:
+        """Every entry in the folder, most recently used first (damaged ones too, saying how)."""
+        return [_listed(path, info) for path, info in self._files()]
 
     def find(self, prefix: str) -> Entry:
         """The one entry whose key starts with ``prefix``."""
@@ -191,23 +327,26 @@ class LutCache:
     def clear(self, older_than_days: float | None = None) -> int:
         """Remove entries (those unused for ``older_than_days``, if given); returns how many."""
         cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
-        removed = 0
-        for entry in self.entries():
-            if cutoff is None or entry.last_used < cutoff:
-                removed += self._discard(entry.path)
-        return removed
+        return sum(self._discard(path) for path, info in self._files()
+                   if cutoff is None or info.st_mtime < cutoff)
 
-    def evict(self, max_bytes: int, keep: Path | None = None) -> int:
-        """Remove least recently used entries until the total is at most ``max_bytes``."""
-        entries = self.entries()
-        total = sum(entry.bytes for entry in entries)
+    def evict(self, max_bytes: int | None, keep: Path | None = None) -> int:
+        """Remove least recently used entries (never ``keep``, the one in use) until the total
+        is at most ``max_bytes`` (None: no cap); returns how many."""
+        if max_bytes is None:
+            return 0
+        files = self._files()
+        total = sum(info.st_size for _, info in files)
         removed = 0
-        for entry in reversed(entries):
+        for path, info in reversed(files):
             if total <= max_bytes:
                 break
-            if entry.path != keep and self._discard(entry.path):
-                total -= entry.bytes
+            if path != keep and self._discard(path):
+                total -= info.st_size
                 removed += 1
+        if removed:
+            log.debug("evicted %d least recently used cache entr%s to keep %s within %s bytes",
+                      removed, "y" if removed == 1 else "ies", self.folder, f"{max_bytes:,}")
         return removed
 
     @staticmethod
@@ -227,13 +366,25 @@ class LutCache:
             pass
 
 
-def _read_spec(path: Path) -> GeometrySpec | None:
-    """The spec in an entry's header, without verifying the payload (for listings)."""
+def _read_spec(path: Path) -> GeometrySpec:
+    """The spec in an entry's header, checked as on load but without reading the array (for
+    listings); a CacheError says what is wrong."""
+    with open_regular(path) as stream:
+        file_bytes = os.fstat(stream.fileno()).st_size
+        if file_bytes < PREAMBLE.size:
+            raise CacheError("truncated (shorter than its header)")
+        magic, version, header_length, _ = PREAMBLE.unpack(stream.read(PREAMBLE.size))
+        _check_preamble(magic, version, header_length, file_bytes)
+        raw = stream.read(header_length)
+    return _parse_header(raw, file_bytes - PREAMBLE.size - header_length, path.stem)
+
+
+def _listed(path: Path, info: os.stat_result) -> Entry:
+    """The listing of one entry file: its spec, or what makes it damaged."""
     try:
-        with open(path, "rb") as stream:
-            magic, version, header_length, _ = PREAMBLE.unpack(stream.read(PREAMBLE.size))
-            if magic != MAGIC or version != FORMAT_VERSION:
-                return None
-            return GeometrySpec.from_dict(json.loads(stream.read(header_length))["spec"])
-    except (OSError, ValueError, KeyError, TypeError, struct.error, SpecError):
-        return None
+        spec, problem = _read_spec(path), None
+    except CacheError as err:
+        spec, problem = None, str(err)
+    except OSError as err:
+        spec, problem = None, f"unreadable ({err.strerror or err})"
+    return Entry(path.stem, path, spec, info.st_size, info.st_mtime, problem)

@@ -1,17 +1,27 @@
-"""Export and import a LUT as a standard .npy array with a .json sidecar describing it."""
+"""Export and import a LUT as a standard .npy array with a .json sidecar describing it.
+
+The sidecar holds the sha256 of the array's data, so that the two files are one unit: an
+export interrupted between them (a signal, a full disk) leaves a pair that is refused.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_output
-from .cache import FORMAT_VERSION
+from .cache import MAX_HEADER_BYTES, brief_json, canonical_json, open_regular, parse_json, spec_from
 from .errors import CacheError, SpecError
 from .geometry import GeometrySpec
 from .lut import Lut, lut_layout
+
+SIDECAR_VERSION = 2  # 1 had no checksum of the array
+NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def sidecar_path(path) -> Path:
@@ -19,51 +29,116 @@ def sidecar_path(path) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def _digest(array: np.ndarray) -> str:
+    """sha256 of a C-contiguous array's bytes: of the .npy's data, header aside."""
+    return hashlib.sha256(memoryview(array).cast("B")).hexdigest()
+
+
+def _describe(spec: GeometrySpec, dtype: np.dtype, digest: str) -> dict:
+    """The sidecar of the LUT of ``spec`` whose data hashes to ``digest``."""
+    return {
+        "format_version": SIDECAR_VERSION,
+        "input_size": list(spec.input_size),
+        "output_size": list(spec.output_size),
+        "geometry": spec.to_dict(),
+        "dtype": dtype.name,
+        "missing": int(np.iinfo(dtype).max),
+        "channels": ["source_row", "source_column"],
+        "resample": spec.resample,
+        "fraction_bits": 8 if spec.resample == "bilinear" else 0,
+        "sha256": digest,
+    }
+
+
 def save_lut(lut: Lut, path) -> Path:
     """Write FILE.npy (H_out, W_out, 2) of (row, column) and FILE.json, each atomically."""
     path = Path(path)
     if path.suffix.lower() != ".npy":
         raise SpecError(f"{path}: a LUT is written as .npy (with a .json sidecar)")
-    sidecar = {
-        "format_version": FORMAT_VERSION,
-        "input_size": list(lut.spec.input_size),
-        "output_size": list(lut.spec.output_size),
-        "geometry": lut.spec.to_dict(),
-        "dtype": lut.array.dtype.name,
-        "missing": lut.missing,
-        "channels": ["source_row", "source_column"],
-        "resample": lut.spec.resample,
-        "fraction_bits": 8 if lut.spec.resample == "bilinear" else 0,
-    }
+    array = np.ascontiguousarray(lut.array)
+    sidecar = _describe(lut.spec, array.dtype, _digest(array))
     with atomic_output(path) as stream:
-        np.save(stream, np.ascontiguousarray(lut.array))
+        np.save(stream, array)
     with atomic_output(sidecar_path(path)) as stream:
         stream.write(json.dumps(sidecar, indent=2).encode() + b"\n")
     return path
 
 
-def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
-    """Read FILE.npy and its sidecar, refusing a missing or mismatched pair or another input size."""
-    path = Path(path)
+def _read_sidecar(path: Path) -> tuple[GeometrySpec, str]:
+    """The spec and array digest in FILE.npy's sidecar, which must be exactly what save_lut writes."""
+    sidecar = sidecar_path(path)
     try:
-        sidecar = json.loads(sidecar_path(path).read_text())
-        spec = GeometrySpec.from_dict(sidecar["geometry"])
+        with open_regular(sidecar) as stream:
+            raw = stream.read(MAX_HEADER_BYTES + 1)
     except FileNotFoundError:
-        raise CacheError(f"{path}: its sidecar {sidecar_path(path).name} is missing") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CacheError(f"{sidecar_path(path)}: not a polewarp LUT sidecar ({err})") from None
-    if sidecar.get("format_version") != FORMAT_VERSION:
-        raise CacheError(f"{sidecar_path(path)}: format version {sidecar.get('format_version')}, "
-                         f"expected {FORMAT_VERSION}")
+        raise CacheError(f"{path}: its sidecar {sidecar.name} is missing") from None
+    except OSError as err:
+        raise CacheError(f"{sidecar}: cannot read the sidecar ({err.strerror or err})") from None
+    except CacheError as err:
+        raise CacheError(f"{sidecar}: {err}") from None
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise CacheError(f"{path}: cannot read the LUT ({err})") from None
-    shape, dtype = lut_layout(spec)
-    if array.shape != shape or array.dtype != dtype:
-        raise CacheError(f"{path}: array {array.shape} {array.dtype} does not match its sidecar "
-                         f"({shape} {dtype})")
+        fields = parse_json(raw, "the sidecar")
+        version = fields.get("format_version") if isinstance(fields, dict) else None
+        if version == 1:
+            raise CacheError("written by an older polewarp, without the array's checksum: "
+                             "export the LUT again with 'polewarp lut build'")
+        if version != SIDECAR_VERSION:
+            raise CacheError(f"not a polewarp LUT sidecar (format version {brief_json(version, 20)}, "
+                             f"expected {SIDECAR_VERSION})")
+        spec = spec_from(fields.get("geometry"), "its geometry")
+        digest = fields.get("sha256")
+        if not (isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)):
+            raise CacheError("its sha256 is not a sha256")
+        expected = _describe(spec, lut_layout(spec)[1], digest)
+        wrong = sorted(name for name in fields.keys() | expected.keys()
+                       if canonical_json(fields.get(name)) != canonical_json(expected.get(name)))
+        if wrong:
+            raise CacheError(f"its {', '.join(wrong)} do not match its geometry")
+    except CacheError as err:
+        raise CacheError(f"{sidecar}: {err}") from None
+    return spec, digest
+
+
+def _map_npy(stream, spec: GeometrySpec) -> np.ndarray:
+    """The .npy array in ``stream``, memory-mapped read-only, if it has the layout of ``spec``'s LUT."""
+    file_bytes = os.fstat(stream.fileno()).st_size
+    if file_bytes == 0:
+        raise CacheError("the file is empty")
+    version = np.lib.format.read_magic(stream)
+    if version not in NPY_HEADERS:
+        raise CacheError(f".npy format version {version[0]}.{version[1]}")
+    shape, fortran_order, dtype = NPY_HEADERS[version](stream)
+    expected_shape, expected_dtype = lut_layout(spec)
+    if shape != expected_shape or dtype != expected_dtype or fortran_order:
+        raise CacheError(f"array {shape} {dtype} does not match its sidecar ({expected_shape} {expected_dtype})")
+    offset = stream.tell()
+    if file_bytes != offset + dtype.itemsize * int(np.prod(shape)):
+        raise CacheError(f"{file_bytes} bytes, not the {offset + dtype.itemsize * int(np.prod(shape))} "
+                         "of its shape (truncated?)")
+    return np.memmap(stream, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+def _read_array(path: Path, spec: GeometrySpec) -> np.ndarray:
+    """FILE.npy, memory-mapped read-only; a file polewarp did not write for ``spec`` is a CacheError."""
+    try:
+        with open_regular(path) as stream:
+            return _map_npy(stream, spec)
+    except OSError as err:
+        raise CacheError(f"{path}: cannot read the LUT ({err.strerror or err})") from None
+    except (CacheError, ValueError) as err:  # ValueError: numpy's refusal of a bad .npy header
+        raise CacheError(f"{path}: {err}") from None
+
+
+def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
+    """Read FILE.npy and its sidecar, refusing a missing, damaged or mismatched pair or another
+    input size."""
+    path = Path(path)
+    spec, digest = _read_sidecar(path)
     if input_size is not None and tuple(input_size) != spec.input_size:
         raise SpecError(f"{path} was built for a {spec.input_size[0]}x{spec.input_size[1]} input, "
                         f"not {input_size[0]}x{input_size[1]}")
+    array = _read_array(path, spec)
+    if _digest(array) != digest:
+        raise CacheError(f"{path} and its sidecar {sidecar_path(path).name} are not one pair (the array's "
+                         "checksum differs: an export was interrupted?); export the LUT again")
     return Lut(array, spec, f"file ({path})")
