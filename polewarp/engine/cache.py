@@ -146,11 +146,16 @@ class LutCache:
             if array.shape != shape or array.dtype != dtype:
                 raise CacheError("shape or dtype does not match its geometry")
         except (CacheError, ValueError, KeyError, TypeError) as err:
-            log.warning("cache entry %s is damaged (%s): rebuilding it", path, err)
-            self._discard(path)
+            self.discard_damaged(spec, err)
             return None
         self._touch(path)
         return Lut(array, spec, f"cache ({path})")
+
+    def discard_damaged(self, spec: GeometrySpec, reason) -> None:
+        """Report the entry for ``spec`` as damaged and remove it (the caller rebuilds it)."""
+        path = self.path_for(cache_key(spec))
+        log.warning("cache entry %s is damaged (%s): rebuilding it", path, reason)
+        self._discard(path)
 
     def store(self, lut: Lut) -> Path | None:
         """Write the entry atomically; on failure warn and go on without the cache."""

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import GeometrySpec
 from .imageio import (
@@ -102,10 +102,23 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
         check_storable(picture.mode, fmt)
         lut = lut or obtain_lut(spec, build, cache, progress)
     with watch.phase("gather"):
-        result = render(picture, lut, request.fill)
+        try:
+            result = render(picture, lut, request.fill)
+        except CacheError as err:  # a LUT from outside the process points outside the input
+            lut = _replacement(err, lut, request, build, cache, progress)
+            result = render(picture, lut, request.fill)
     with watch.phase("write"):
         size = write_image(request.output_path, result, request.encoder)
     return lut, size
+
+
+def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):
+    """A LUT that failed its check while gathering: a --lut file is an error naming it; a cache
+    entry is damaged (reported, removed) and built again."""
+    if request.lut_file is not None or cache is None:
+        raise CacheError(f"{request.lut_file or lut.origin}: {err}") from None
+    cache.discard_damaged(lut.spec, err)
+    return obtain_lut(lut.spec, build, cache, progress)
 
 
 def prepare(picture, resample: str):
