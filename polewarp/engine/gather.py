@@ -17,7 +17,7 @@ LUT_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32))
 # From this many output pixels, an "auto" nearest gather loads numba (~0.3 s once) rather than
 # taking numpy's path: measured in perf/RESULTS.md (bench_check.py), where a cache hit's
 # read + check + gather through numba overtakes numpy's.
-NUMBA_MIN_PIXELS = 4_000_000
+NUMBA_MIN_PIXELS = 8_000_000
 
 
 def _as_channels(image: np.ndarray) -> np.ndarray:
