@@ -256,3 +256,22 @@ def test_a_cache_entry_pointing_outside_the_input_is_rebuilt(runner, map_file, t
     assert runner.invoke(cli, [*args, "-o", str(tmp_path / "built.png"), "--no-cache"]).exit_code == 0
     np.testing.assert_array_equal(read_image(tmp_path / "hit.png").pixels, read_image(tmp_path / "built.png").pixels)
     np.testing.assert_array_equal(LutCache(folder).load(spec).array, build_lut(spec).array)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resample, pair", [("nearest", (40, 3)), ("bilinear", (0, 2**31))])
+def test_batch_rebuilds_a_cache_entry_pointing_outside_the_input(runner, map_file, tmp_path, resample, pair):
+    """batch checks the LUT it shares with its workers once, as it loads it from the cache."""
+    source, _ = map_file
+    spec = GeometrySpec((64, 32), resample=resample)
+    folder = tmp_path / "c"
+    LutCache(folder).store(Lut(forged(spec, *pair), spec))
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["batch", str(source), "-o", str(out), "--workers", "2", "--resample", resample,
+                                 "--cache-dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "damaged" in result.output and "outside the 64x32 input" in result.output
+    built = runner.invoke(cli, ["convert", str(source), "-o", str(tmp_path / "b.png"), "--resample", resample,
+                                "--no-cache"])
+    assert built.exit_code == 0
+    np.testing.assert_array_equal(read_image(out / "map.png").pixels, read_image(tmp_path / "b.png").pixels)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .atomic import atomic_output
 from .errors import CacheError, SpecError
+from .gather import check_lut
 from .geometry import GeometrySpec
 from .lut import Lut, lut_layout
 
@@ -126,9 +127,11 @@ class LutCache:
         """Where the entry for ``key`` lives."""
         return self.folder / f"{key}{SUFFIX}"
 
-    def load(self, spec: GeometrySpec) -> Lut | None:
+    def load(self, spec: GeometrySpec, check: bool = True) -> Lut | None:
         """The cached LUT for ``spec``, memory-mapped read-only, or None (a damaged entry is
-        reported, removed and left to be rebuilt)."""
+        reported, removed and left to be rebuilt). ``check``: verify that it points only inside
+        the input (a valid checksum does not prove that polewarp wrote it); without, the Lut is
+        left for ``apply_lut`` to check as it gathers."""
         key = cache_key(spec)
         path = self.path_for(key)
         try:
@@ -145,11 +148,13 @@ class LutCache:
             shape, dtype = lut_layout(spec)
             if array.shape != shape or array.dtype != dtype:
                 raise CacheError("shape or dtype does not match its geometry")
+            if check:
+                check_lut(array, spec.input_shape, spec.resample)
         except (CacheError, ValueError, KeyError, TypeError) as err:
             self.discard_damaged(spec, err)
             return None
         self._touch(path)
-        return Lut(array, spec, f"cache ({path})")
+        return Lut(array, spec, f"cache ({path})", checked=check)
 
     def discard_damaged(self, spec: GeometrySpec, reason) -> None:
         """Report the entry for ``spec`` as damaged and remove it (the caller rebuilds it)."""

@@ -50,10 +50,12 @@ class Stopwatch:
 DEFAULT_BUILD = BuildOptions()
 
 
-def obtain_lut(spec: GeometrySpec, build: BuildOptions = DEFAULT_BUILD, cache=None, progress=None):
-    """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored)."""
+def obtain_lut(spec: GeometrySpec, build: BuildOptions = DEFAULT_BUILD, cache=None, progress=None,
+               check_hit: bool = True):
+    """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored).
+    ``check_hit=False`` leaves a cache hit unchecked, for a caller whose gather checks it."""
     if cache is not None:
-        lut = cache.load(spec)
+        lut = cache.load(spec, check_hit)
         if lut is not None:
             return lut
     from .lut import build_lut
@@ -100,7 +102,9 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
             lut, spec = None, GeometrySpec(input_size=picture.size, **request.geometry)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
-        lut = lut or obtain_lut(spec, build, cache, progress)
+        # The gather checks a cache hit as it reads it: free in the numba gather, where a pass
+        # of its own would add a tenth (perf/RESULTS.md).
+        lut = lut or obtain_lut(spec, build, cache, progress, check_hit=False)
     with watch.phase("gather"):
         try:
             result = render(picture, lut, request.fill)
