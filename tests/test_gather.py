@@ -15,7 +15,7 @@ from polewarp.engine.cache import LutCache
 from polewarp.engine.errors import CacheError, SpecError
 from polewarp.engine.gather import GATHERS, NUMBA_MIN_PIXELS, check_lut, choose_gather
 from polewarp.engine.imageio import read_image
-from polewarp.engine.lutfile import save_lut
+from polewarp.engine.lutfile import load_lut, save_lut
 
 from .conftest import make_map, run_env
 
@@ -275,3 +275,12 @@ def test_batch_rebuilds_a_cache_entry_pointing_outside_the_input(runner, map_fil
                                 "--no-cache"])
     assert built.exit_code == 0
     np.testing.assert_array_equal(read_image(out / "map.png").pixels, read_image(tmp_path / "b.png").pixels)
+
+
+def test_load_lut_names_a_file_pointing_outside_the_input(tmp_path):
+    spec = GeometrySpec((64, 32))
+    npy = save_lut(build_lut(spec), tmp_path / "t.npy")
+    np.save(npy, forged(spec, 0, 64))
+    with pytest.raises(CacheError, match=f"{npy}: the LUT points outside the 64x32 input"):
+        load_lut(npy)
+    assert not load_lut(npy, check=False).checked

@@ -281,7 +281,8 @@ PREFETCH_BLOCK = 128  # output pixels per block: a block's source pixels are pre
 
 @ngjit
 def _prefetch_sources(flat_src, table, first, stop, in_h, width, pixel):
-    """Prefetch the source pixels of output pixels [first, stop) of a nearest LUT (flat)."""
+    """Prefetch the source pixels of output pixels [first, stop) of a nearest LUT (flat); a
+    prefetch never faults, so a column past the input (caught by the gather) does no harm."""
     for j in range(first, min(stop, table.shape[0] // 2)):
         sr = table[np.uint64(2 * j)]
         if sr < in_h:

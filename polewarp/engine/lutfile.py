@@ -10,6 +10,7 @@ import numpy as np
 from .atomic import atomic_output
 from .cache import FORMAT_VERSION
 from .errors import CacheError, SpecError
+from .gather import check_lut
 from .geometry import GeometrySpec
 from .lut import Lut, lut_layout
 
@@ -42,8 +43,9 @@ def save_lut(lut: Lut, path) -> Path:
     return path
 
 
-def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
-    """Read FILE.npy and its sidecar, refusing a missing or mismatched pair or another input size."""
+def load_lut(path, input_size: tuple[int, int] | None = None, check: bool = True) -> Lut:
+    """Read FILE.npy and its sidecar, refusing a missing or mismatched pair, another input size
+    or (``check``) values pointing outside the input; without ``check`` that is left to the gather."""
     path = Path(path)
     try:
         sidecar = json.loads(sidecar_path(path).read_text())
@@ -66,4 +68,9 @@ def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
     if input_size is not None and tuple(input_size) != spec.input_size:
         raise SpecError(f"{path} was built for a {spec.input_size[0]}x{spec.input_size[1]} input, "
                         f"not {input_size[0]}x{input_size[1]}")
-    return Lut(array, spec, f"file ({path})")
+    if check:
+        try:
+            check_lut(array, spec.input_shape, spec.resample)
+        except CacheError as err:
+            raise CacheError(f"{path}: {err}") from None
+    return Lut(array, spec, f"file ({path})", checked=check)

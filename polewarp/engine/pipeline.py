@@ -97,13 +97,13 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
         if request.lut_file is not None:
             from .lutfile import load_lut
 
-            lut, spec = load_lut(request.lut_file, picture.size), None
+            lut, spec = load_lut(request.lut_file, picture.size, check=False), None  # see below
         else:
             lut, spec = None, GeometrySpec(input_size=picture.size, **request.geometry)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
-        # The gather checks a cache hit as it reads it: free in the numba gather, where a pass
-        # of its own would add a tenth (perf/RESULTS.md).
+        # The gather checks a LUT file or a cache hit as it reads it: free in the numba gather,
+        # where a pass of its own would add a tenth (perf/RESULTS.md).
         lut = lut or obtain_lut(spec, build, cache, progress, check_hit=False)
     with watch.phase("gather"):
         try:
