@@ -200,8 +200,9 @@ FILLS = {NEAREST: _fill_rows, LEGACY: _fill_rows_legacy, BILINEAR: _fill_rows_bi
 @ngjit_vector
 def _reach(pairs, marker):
     """The largest row and the largest column of a flat LUT's (row, column) pairs, leaving out
-    the marker pair: one sequential pass (numba's bounds are the LUT's dtype), so that checking a
-    LUT from outside the process costs far less than gathering through it."""
+    the marker pair, compared in the LUT's own dtype: one sequential pass, for the LUTs from
+    outside the process that are checked before their gather (not the numba nearest gathers:
+    they check each pair as they read it)."""
     zero = pairs.dtype.type(0)
     top_row, top_col = zero, zero
     for j in range(pairs.shape[0] // 2):

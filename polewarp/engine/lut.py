@@ -31,8 +31,8 @@ class Lut:
     """A lookup table (H_out, W_out, 2) of source (row, column) and the spec it was built for.
 
     ``origin`` says how it was obtained (built and how, or loaded from the cache), for --time.
-    ``checked``: its pairs are known to lie within the input (built here); any other LUT is
-    checked by ``apply_lut`` as it gathers.
+    ``checked``: its pairs are known to lie within the input (built here, or checked when
+    loaded); ``apply_lut`` checks any other LUT as it gathers.
     """
 
     array: np.ndarray
