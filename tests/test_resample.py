@@ -183,8 +183,8 @@ def test_byte_average_matches_plain_numpy_for_any_sample_count(width, height, ch
     source, transparent samples, pixels with none, the last pixel."""
     rng = np.random.default_rng(seed)
     table = np.stack([rng.integers(0, height, (4, 9, k * k)), rng.integers(0, width, (4, 9, k * k))], axis=-1)
-    table[rng.random((4, 9, k * k)) < 0.3, 0] = np.iinfo(np.uint16).max
-    table[0, 0, :, 0] = np.iinfo(np.uint16).max  # a pixel with no source at all
+    table[rng.random((4, 9, k * k)) < 0.3] = np.iinfo(np.uint16).max  # the marker pair: no source
+    table[0, 0] = np.iinfo(np.uint16).max  # a pixel with no source at all
     table[1, 1] = (height - 1, width - 1)
     table = table.astype(np.uint16)
     lut = Lut(table, GeometrySpec((width, height), output_size=(9, 4), resample="average", supersample=k))

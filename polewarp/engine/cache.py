@@ -28,6 +28,7 @@ import numpy as np
 
 from .atomic import atomic_output
 from .errors import CacheError, SpecError
+from .gather import check_lut
 from .geometry import GeometrySpec
 from .lut import Lut, lut_layout
 
@@ -258,13 +259,17 @@ class LutCache:
         """Where the entry for ``key`` lives."""
         return self.folder / f"{key}{SUFFIX}"
 
-    def load(self, spec: GeometrySpec) -> Lut | None:
+    def load(self, spec: GeometrySpec, check: bool = True) -> Lut | None:
         """The cached LUT for ``spec``, memory-mapped read-only, or None (a damaged entry is
-        reported, removed and left to be rebuilt)."""
+        reported, removed and left to be rebuilt). ``check``: verify that it points only inside
+        the input (a valid checksum does not prove that polewarp wrote it); without, the Lut is
+        left for ``apply_lut`` to check as it gathers."""
         key = cache_key(spec)
         path = self.path_for(key)
         try:
             array = _decode(key, _map(path))
+            if check:
+                check_lut(array, spec.input_shape, spec.resample)
         except FileNotFoundError:
             return None
         except OSError as err:
@@ -272,12 +277,17 @@ class LutCache:
             self._discard(path)
             return None
         except CacheError as err:
-            log.warning("cache entry %s is damaged (%s): rebuilding it", path, err)
-            self._discard(path)
+            self.discard_damaged(spec, err)
             return None
         self._touch(path)
         self.evict(self.max_bytes, keep=path)
-        return Lut(array, spec, f"cache ({path})")
+        return Lut(array, spec, f"cache ({path})", checked=check)
+
+    def discard_damaged(self, spec: GeometrySpec, reason) -> None:
+        """Report the entry for ``spec`` as damaged and remove it (the caller rebuilds it)."""
+        path = self.path_for(cache_key(spec))
+        log.warning("cache entry %s is damaged (%s): rebuilding it", path, reason)
+        self._discard(path)
 
     def store(self, lut: Lut) -> Path | None:
         """Write the entry atomically, then keep the cache within its cap; on failure warn and

@@ -7,12 +7,17 @@ import sys
 
 import numpy as np
 
-from .errors import SpecError
+from .errors import CacheError, SpecError
 
 GATHERS = ("auto", "numba", "numpy")
 PACKABLE_BYTES = (1, 2, 4, 8)  # pixels of these sizes move as one unsigned integer
 LITTLE_ENDIAN = sys.byteorder == "little"  # the 8-bit kernels read bytes out of 8-byte words
 WORD_SPARE = 8  # bytes after the padded source, so that a word load at its last pixel stays inside
+LUT_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32))
+# From this many output pixels, an "auto" nearest gather loads numba (~0.3 s once) rather than
+# taking numpy's path: measured in perf/RESULTS.md (bench_check.py), where a cache hit's
+# read + check + gather through numba overtakes numpy's.
+NUMBA_MIN_PIXELS = 8_000_000
 
 
 def _as_channels(image: np.ndarray) -> np.ndarray:
@@ -44,34 +49,94 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
 
     Parameters
     ----------
-    lut : a :class:`polewarp.Lut` built for this image's size (or a bare LUT array).
+    lut : a :class:`polewarp.Lut` built for this image's size (or a bare nearest LUT array,
+        (H, W, 2) uint16 or uint32). A LUT not built by this process is checked: one whose shape
+        does not fit its method is a ``SpecError``, one that points outside the image a ``CacheError``.
     image : (H, W) or (H, W, C) array of any dtype.
     fill : value or per-channel values for output pixels with no source (default zeros).
     gather : ``numba`` (fastest once loaded), ``numpy`` (no numba start-up) or ``auto``
-        (numba when it is already loaded in this process, numpy otherwise). Bilinear and
-        average LUTs always gather with numba.
+        (numba when it is loaded already or the output has NUMBA_MIN_PIXELS or more, numpy
+        otherwise). Bilinear and average LUTs always gather with numba.
     alpha : the last channel is alpha: bilinear and average blend colours premultiplied by it.
     """
     table = getattr(lut, "array", lut)
+    spec = getattr(lut, "spec", None)
     src = _as_channels(np.ascontiguousarray(image))
-    expected = getattr(getattr(lut, "spec", None), "input_shape", None)
-    if expected is not None and src.shape[:2] != tuple(expected):
+    if spec is not None and src.shape[:2] != tuple(spec.input_shape):
         raise SpecError(
-            f"the LUT was built for a {expected[1]}x{expected[0]} input, "
+            f"the LUT was built for a {spec.input_shape[1]}x{spec.input_shape[0]} input, "
             f"not {src.shape[1]}x{src.shape[0]}"
         )
     if gather not in GATHERS:
         raise SpecError(f"gather must be one of {', '.join(GATHERS)}, not {gather!r}")
-    if gather == "auto":
-        gather = "numba" if "numba" in sys.modules else "numpy"
+    resample = spec.resample if spec is not None else "nearest"
+    checked = getattr(lut, "checked", False)
+    if not checked:
+        check_layout(table, src.shape[:2], spec)
+    gather = choose_gather(gather, table.shape[0] * table.shape[1])
     values = _fill_values(fill, src.shape[2], src.dtype)
     out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
-    resample = getattr(getattr(lut, "spec", None), "resample", "nearest")
-    if resample == "nearest":
-        (_gather_numba if gather == "numba" else _gather_numpy)(src, table, values, out)
+    if resample == "nearest" and gather == "numba":  # checks while it gathers
+        if _gather_numba(src, table, values, out) and not checked:
+            check_lut(table, src.shape[:2], resample, "numpy")
     else:
-        _gather_blended(resample, src, table, values, bool(alpha and src.shape[2] > 1), out)
+        if not checked:
+            check_lut(table, src.shape[:2], resample, "numpy" if resample == "nearest" else "numba")
+        if resample == "nearest":
+            _gather_numpy(src, table, values, out)
+        else:
+            _gather_blended(resample, src, table, values, bool(alpha and src.shape[2] > 1), out)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def choose_gather(gather: str, pixels: int) -> str:
+    """``auto`` -> numba when numba is loaded already or the output is big enough for it to pay
+    for loading it (NUMBA_MIN_PIXELS), numpy otherwise."""
+    if gather != "auto":
+        return gather
+    return "numba" if "numba" in sys.modules or pixels >= NUMBA_MIN_PIXELS else "numpy"
+
+
+def check_layout(table: np.ndarray, input_shape: tuple[int, int], spec=None) -> None:
+    """Raise SpecError unless ``table`` has the shape and dtype of ``spec``'s LUT (a bare array:
+    of a nearest LUT, (H, W, 2) uint16 or uint32)."""
+    if spec is not None:
+        from .lut import lut_layout
+
+        shape, dtype = lut_layout(spec)
+        if table.shape != shape or table.dtype != dtype:
+            raise SpecError(f"a {spec.resample} LUT for this geometry is {shape} {dtype}, "
+                            f"not {table.shape} {table.dtype}")
+    elif table.ndim != 3 or table.shape[2] != 2 or table.dtype not in LUT_DTYPES:
+        raise SpecError(f"a bare LUT array is (H, W, 2) of uint16 or uint32 (row, column), "
+                        f"not {table.shape} {table.dtype}")
+
+
+def check_lut(table: np.ndarray, input_shape: tuple[int, int], resample: str = "nearest",
+              gather: str = "auto") -> None:
+    """Raise CacheError unless every (row, column) pair of ``table`` can be read safely from an
+    input of ``input_shape`` (H, W) or is the marker pair (both the dtype's maximum: no source).
+
+    Nearest and average pairs are pixels: row < H and column < W. Bilinear pairs are positions
+    in 1/256 pixel read with their right and lower neighbours from the padded source (a wrapped
+    column, a repeated row): row < 256 H and column < 256 W. A pair with one marker and one
+    other value is invalid: it comes from no build. Which pass (numpy or numba) by ``gather``."""
+    marker = np.iinfo(table.dtype).max
+    scale = 256 if resample == "bilinear" else 1
+    last_row, last_col = (min(side * scale - 1, marker) for side in input_shape)
+    pairs = np.ascontiguousarray(table).reshape(-1)
+    if choose_gather(gather, pairs.size // 2) == "numba":
+        from . import kernels
+
+        top_row, top_col = kernels._reach(pairs, table.dtype.type(marker))
+    else:
+        rows, cols = pairs[0::2], pairs[1::2]
+        inside = (rows != marker) | (cols != marker)
+        top_row, top_col = (int(np.max(part, where=inside, initial=0)) for part in (rows, cols))
+    if top_row > last_row or top_col > last_col:
+        unit = " (in 1/256 px)" if scale > 1 else ""
+        raise CacheError(f"the LUT points outside the {input_shape[1]}x{input_shape[0]} input: "
+                         f"rows up to {top_row}, columns up to {top_col}{unit}")
 
 
 def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.ndarray, alpha: bool,
@@ -111,24 +176,26 @@ def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np
     return padded, data
 
 
-def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
-    """Pick the numba kernel for the pixel layout."""
+def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> int:
+    """Pick the numba kernel for the pixel layout; returns how many pairs point outside the
+    input and are not the marker pair (their pixels get ``fill``: nothing outside is read)."""
     from . import kernels
 
+    marker = table.dtype.type(np.iinfo(table.dtype).max)
     if src.shape[2] * src.dtype.itemsize in PACKABLE_BYTES:
-        kernels._gather_pixels(_packed(src), table, _packed(fill[None, None])[0, 0], _packed(out))
-    elif src.shape[2] == 3:
-        kernels._gather_rgb(src, table, fill, out)
-    else:
-        kernels._gather_channels(src, table, fill, out)
+        return kernels._gather_pixels(_packed(src), table, _packed(fill[None, None])[0, 0], marker, _packed(out))
+    if src.shape[2] == 3:
+        return kernels._gather_rgb(src, table, fill, marker, out)
+    return kernels._gather_channels(src, table, fill, marker, out)
 
 
 def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
-    """The same gather through one flat index and ``np.take`` over whole pixels."""
+    """The same gather through one flat index and ``np.take`` over whole pixels, for a checked
+    LUT. "No source" is found before the cast to int32, which would make a uint32 marker -1."""
     in_h, in_w, channels = src.shape
-    flat = table[:, :, 0].astype(np.int32 if in_h * in_w < 2**31 else np.intp)
-    missing = flat >= in_h
+    missing = table[:, :, 0] >= in_h
     any_missing = missing.any()
+    flat = table[:, :, 0].astype(np.int32 if in_h * in_w < 2**31 else np.intp)
     flat *= in_w
     flat += table[:, :, 1]
     if any_missing:

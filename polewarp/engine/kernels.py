@@ -198,6 +198,23 @@ def _fill_blocks_prange(lut, starts, stops, kind, columns, rows, pole, in_mercat
 FILLS = {NEAREST: _fill_rows, LEGACY: _fill_rows_legacy, BILINEAR: _fill_rows_bilinear}
 
 
+@ngjit_vector
+def _reach(pairs, marker):
+    """The largest row and the largest column of a flat LUT's (row, column) pairs, leaving out
+    the marker pair, compared in the LUT's own dtype: one sequential pass, for the LUTs from
+    outside the process that are checked before their gather (not the numba nearest gathers:
+    they check each pair as they read it)."""
+    zero = pairs.dtype.type(0)
+    top_row, top_col = zero, zero
+    for j in range(pairs.shape[0] // 2):
+        r = pairs[2 * j]
+        c = pairs[2 * j + 1]
+        none = (r == marker) & (c == marker)
+        top_row = max(top_row, zero if none else r)
+        top_col = max(top_col, zero if none else c)
+    return top_row, top_col
+
+
 # Primitives of the gathers. Flat offsets are unsigned, which spares numba's negative-index
 # checks (a third of the time).
 U1 = np.uint64(1)
@@ -266,67 +283,90 @@ PREFETCH_BLOCK = 128  # output pixels per block: a block's source pixels are pre
 
 @ngjit
 def _prefetch_sources(flat_src, table, first, stop, in_h, width, pixel):
-    """Prefetch the source pixels of output pixels [first, stop) of a nearest LUT (flat)."""
+    """Prefetch the source pixels of output pixels [first, stop) of a nearest LUT (flat); a
+    prefetch never faults, so a column past the input (caught by the gather) does no harm."""
     for j in range(first, min(stop, table.shape[0] // 2)):
         sr = table[np.uint64(2 * j)]
         if sr < in_h:
             _prefetch(flat_src, (np.uint64(sr) * width + np.uint64(table[np.uint64(2 * j + 1)])) * pixel)
 
 
+@ngjit_inline
+def _outside(sr, sc, in_h, width, marker):
+    """Output pixel with no pixel to read: 0 for a pixel inside the input, 1 for the marker pair
+    ("no source"), 2 for anything else (a LUT that points outside the input: nothing is read)."""
+    if sr < in_h and sc < width:
+        return 0
+    return 1 if sr == marker and sc == marker else 2
+
+
 @ngjit
-def _gather_pixels(src, lut, fill, out):
-    """out[r, c] = src[lut[r, c]] for pixels packed as one integer; "no source" gets ``fill``."""
+def _gather_pixels(src, lut, fill, marker, out):
+    """out[r, c] = src[lut[r, c]] for pixels packed as one integer; "no source" gets ``fill``.
+    Returns how many pairs point outside the input (those get ``fill`` too; see ``_outside``)."""
     in_h, width = src.shape[0], np.uint64(src.shape[1])
     s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
+    bad = 0
     for start in range(0, o.shape[0], PREFETCH_BLOCK):
         _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, U1)
         for j in range(start, min(start + PREFETCH_BLOCK, o.shape[0])):
             i = np.uint64(j)
-            sr = table[np.uint64(2) * i]
-            if sr >= in_h:
+            sr, sc = table[U2 * i], table[U2 * i + U1]
+            where = _outside(sr, sc, in_h, width, marker)
+            if where:
                 o[i] = fill
+                bad += where >> 1
             else:
-                o[i] = s[np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])]
+                o[i] = s[np.uint64(sr) * width + np.uint64(sc)]
+    return bad
 
 
 @ngjit
-def _gather_rgb(src, lut, fill, out):
+def _gather_rgb(src, lut, fill, marker, out):
     """The same for three channels, unrolled (RGB is the common case and cannot be packed)."""
     in_h, width = src.shape[0], np.uint64(src.shape[1])
     s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
     three = np.uint64(3)
     pixels = out.shape[0] * out.shape[1]
+    bad = 0
     for start in range(0, pixels, PREFETCH_BLOCK):
         _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, three)
         for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
             i = np.uint64(j)
-            sr = table[np.uint64(2) * i]
+            sr, sc = table[U2 * i], table[U2 * i + U1]
             at = three * i
-            if sr >= in_h:
+            where = _outside(sr, sc, in_h, width, marker)
+            if where:
                 o[at], o[at + U1], o[at + U2] = fill[0], fill[1], fill[2]
+                bad += where >> 1
                 continue
-            b = (np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])) * three
+            b = (np.uint64(sr) * width + np.uint64(sc)) * three
             o[at], o[at + U1], o[at + U2] = s[b], s[b + U1], s[b + U2]
+    return bad
 
 
 @ngjit
-def _gather_channels(src, lut, fill, out):
+def _gather_channels(src, lut, fill, marker, out):
     """The same for any channel count (pixels that neither pack nor have three channels)."""
     in_h, width = src.shape[0], np.uint64(src.shape[1])
     channels = np.uint64(out.shape[2])
     s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
     pixels = out.shape[0] * out.shape[1]
+    bad = 0
     for start in range(0, pixels, PREFETCH_BLOCK):
         _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, channels)
         for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
             i = np.uint64(j)
-            sr = table[np.uint64(2) * i]
-            if sr >= in_h:
+            sr, sc = table[U2 * i], table[U2 * i + U1]
+            where = _outside(sr, sc, in_h, width, marker)
+            if where:
                 _put(o, i * channels, fill)
+                bad += where >> 1
                 continue
-            b = (np.uint64(sr) * width + np.uint64(table[np.uint64(2) * i + U1])) * channels
+            b = (np.uint64(sr) * width + np.uint64(sc)) * channels
             for k in range(out.shape[2]):
                 o[i * channels + np.uint64(k)] = s[b + np.uint64(k)]
+    return bad
 
 
 # The bilinear gathers read a source padded with a wrapped column and a repeated last row

@@ -31,11 +31,14 @@ class Lut:
     """A lookup table (H_out, W_out, 2) of source (row, column) and the spec it was built for.
 
     ``origin`` says how it was obtained (built and how, or loaded from the cache), for --time.
+    ``checked``: its pairs are known to lie within the input (built here, or checked when
+    loaded); ``apply_lut`` checks any other LUT as it gathers.
     """
 
     array: np.ndarray
     spec: GeometrySpec
     origin: str = "built"
+    checked: bool = False
 
     @property
     def missing(self) -> int:
@@ -290,7 +293,7 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     workers = builder.workers
     origin = (f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, "
               f"{builder.rows_per_task} rows/task)")
-    return Lut(array, spec, origin)
+    return Lut(array, spec, origin, checked=True)
 
 
 def _run_serial(fill, array, blocks, progress) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from .atomic import atomic_output
 from .cache import MAX_HEADER_BYTES, brief_json, canonical_json, open_regular, parse_json, spec_from
 from .errors import CacheError, SpecError
+from .gather import check_lut
 from .geometry import GeometrySpec
 from .lut import Lut, lut_layout
 
@@ -129,9 +130,9 @@ def _read_array(path: Path, spec: GeometrySpec) -> np.ndarray:
         raise CacheError(f"{path}: {err}") from None
 
 
-def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
-    """Read FILE.npy and its sidecar, refusing a missing, damaged or mismatched pair or another
-    input size."""
+def load_lut(path, input_size: tuple[int, int] | None = None, check: bool = True) -> Lut:
+    """Read FILE.npy and its sidecar, refusing a missing, damaged or mismatched pair, another input
+    size or (``check``) values pointing outside the input; without ``check`` that is left to the gather."""
     path = Path(path)
     spec, digest = _read_sidecar(path)
     if input_size is not None and tuple(input_size) != spec.input_size:
@@ -141,4 +142,9 @@ def load_lut(path, input_size: tuple[int, int] | None = None) -> Lut:
     if _digest(array) != digest:
         raise CacheError(f"{path} and its sidecar {sidecar_path(path).name} are not one pair (the array's "
                          "checksum differs: an export was interrupted?); export the LUT again")
-    return Lut(array, spec, f"file ({path})")
+    if check:
+        try:
+            check_lut(array, spec.input_shape, spec.resample)
+        except CacheError as err:
+            raise CacheError(f"{path}: {err}") from None
+    return Lut(array, spec, f"file ({path})", checked=check)

@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import GeometrySpec
 from .imageio import (
@@ -50,10 +50,12 @@ class Stopwatch:
 DEFAULT_BUILD = BuildOptions()
 
 
-def obtain_lut(spec: GeometrySpec, build: BuildOptions = DEFAULT_BUILD, cache=None, progress=None):
-    """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored)."""
+def obtain_lut(spec: GeometrySpec, build: BuildOptions = DEFAULT_BUILD, cache=None, progress=None,
+               check_hit: bool = True):
+    """The LUT for ``spec``: from the cache when it holds a valid entry, else built (and stored).
+    ``check_hit=False`` leaves a cache hit unchecked, for a caller whose gather checks it."""
     if cache is not None:
-        lut = cache.load(spec)
+        lut = cache.load(spec, check_hit)
         if lut is not None:
             return lut
     from .lut import build_lut
@@ -95,17 +97,32 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
         if request.lut_file is not None:
             from .lutfile import load_lut
 
-            lut, spec = load_lut(request.lut_file, picture.size), None
+            lut, spec = load_lut(request.lut_file, picture.size, check=False), None  # see below
         else:
             lut, spec = None, GeometrySpec(input_size=picture.size, **request.geometry)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
-        lut = lut or obtain_lut(spec, build, cache, progress)
+        # The gather checks a LUT file or a cache hit as it reads it: free in the numba gather,
+        # where a pass of its own would add a tenth (perf/RESULTS.md).
+        lut = lut or obtain_lut(spec, build, cache, progress, check_hit=False)
     with watch.phase("gather"):
-        result = render(picture, lut, request.fill)
+        try:
+            result = render(picture, lut, request.fill)
+        except CacheError as err:  # a LUT from outside the process points outside the input
+            lut = _replacement(err, lut, request, build, cache, progress)
+            result = render(picture, lut, request.fill)
     with watch.phase("write"):
         size = write_image(request.output_path, result, request.encoder)
     return lut, size
+
+
+def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):
+    """A LUT that failed its check while gathering: a --lut file is an error naming it; a cache
+    entry is damaged (reported, removed) and built again."""
+    if request.lut_file is not None or cache is None:
+        raise CacheError(f"{request.lut_file or lut.origin}: {err}") from None
+    cache.discard_damaged(lut.spec, err)
+    return obtain_lut(lut.spec, build, cache, progress)
 
 
 def prepare(picture, resample: str):

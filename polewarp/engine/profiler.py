@@ -149,7 +149,7 @@ def profile_gather(sizes, geometry: dict | None = None, repeat: int = 5):
     for size in sizes:
         spec = GeometrySpec(input_size=size, **(geometry or {}))
         with LutBuilder(spec, "threads") as builder:
-            lut = Lut(builder.build(), spec)
+            lut = Lut(builder.build(), spec, checked=True)
         image = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
         for gather in ("numba", "numpy"):
             apply_lut(lut, image, gather=gather)
