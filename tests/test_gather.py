@@ -231,8 +231,7 @@ def test_a_uint32_lut_writes_the_same_pixels_from_the_cache_as_built(tmp_path):
 def test_a_lut_file_pointing_outside_the_input_fails_naming_it(runner, map_file, tmp_path, resample, pair):
     source, _ = map_file
     spec = GeometrySpec((64, 32), resample=resample)
-    npy = save_lut(build_lut(spec), tmp_path / "t.npy")
-    np.save(npy, forged(spec, *pair))
+    npy = save_lut(Lut(forged(spec, *pair), spec), tmp_path / "t.npy")  # a matching sidecar: a pair, but hostile
     output = tmp_path / "o.png"
     result = runner.invoke(cli, ["convert", str(source), "-o", str(output), "--lut", str(npy)])
     assert result.exit_code == 1
@@ -279,8 +278,7 @@ def test_batch_rebuilds_a_cache_entry_pointing_outside_the_input(runner, map_fil
 
 def test_load_lut_names_a_file_pointing_outside_the_input(tmp_path):
     spec = GeometrySpec((64, 32))
-    npy = save_lut(build_lut(spec), tmp_path / "t.npy")
-    np.save(npy, forged(spec, 0, 64))
+    npy = save_lut(Lut(forged(spec, 0, 64), spec), tmp_path / "t.npy")
     with pytest.raises(CacheError, match=f"{npy}: the LUT points outside the 64x32 input"):
         load_lut(npy)
     assert not load_lut(npy, check=False).checked
