@@ -12,7 +12,14 @@ class PolewarpError(Exception):
 
 
 class SpecError(PolewarpError, ValueError):
-    """A geometry or option value that makes no sense (a usage error on the command line)."""
+    """A geometry or option value that makes no sense (a usage error on the command line).
+
+    ``param`` names the keyword at fault (``"lat_limit"``), so that the CLI can name its option.
+    """
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class ImageError(PolewarpError, OSError):
