@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -12,7 +13,7 @@ import traceback
 import click
 
 from .. import __version__
-from ..engine.errors import Interrupted, PolewarpError, SpecError
+from ..engine.errors import Interrupted, PolewarpError, SpecError, interruption_behind
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 INNERMOST = "polewarp.context"  # ctx.meta key: the deepest command context entered
@@ -69,7 +70,7 @@ def os_message(err: OSError) -> str:
 
 def memory_message(err: MemoryError) -> str:
     """Out of memory, with numpy's 'Unable to allocate N GiB ...' when it gave one, and what to lower."""
-    needed = f" ({err})" if str(err) else ""
+    needed = f" ({getattr(err, 'strerror', None) or err})" if str(err) else ""
     return (f"out of memory{needed}: lower --size (or the input's size), --supersample or --workers, "
             f"or free memory")
 
@@ -102,13 +103,13 @@ class PolewarpGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except Interrupted as err:
-            click.echo(f"polewarp: interrupted by {signal.Signals(err.signum).name}; cleaned up", err=True)
-            ctx.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.echo("polewarp: interrupted; cleaned up", err=True)
-            ctx.exit(130)
-        except Exception as err:
+        except BaseException as err:
+            interruption = find_interruption(err)
+            if interruption is not None:
+                _report_interruption(interruption)
+                ctx.exit(getattr(interruption, "exit_code", 130))
+            if not isinstance(err, Exception):
+                raise
             raise self._mapped(err, ctx.meta.get(INNERMOST, ctx), ctx.params.get("debug")) from err
 
     @staticmethod
@@ -119,12 +120,19 @@ class PolewarpGroup(click.Group):
         if isinstance(err, SpecError):
             return _usage_error(err, ctx)
         if isinstance(err, PolewarpError):
-            return click.ClickException(str(err))
-        if isinstance(err, MemoryError):
+            hint = " (run with --debug for details)" if err.details and not debug else ""
+            return click.ClickException(f"{err}{hint}")
+        if isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno == errno.ENOMEM):
             return click.ClickException(memory_message(err))
         if isinstance(err, OSError):
             return click.ClickException(os_message(err))
         return UnexpectedError(err)
+
+
+def _report_interruption(err: BaseException) -> None:
+    """One line once clean-up is done: which signal, when polewarp's handler saw it."""
+    signum = getattr(err, "signum", signal.SIGINT)
+    click.echo(f"polewarp: interrupted by {signal.Signals(signum).name}; cleaned up", err=True)
 
 
 def _show_debug(err: BaseException) -> None:
@@ -150,8 +158,41 @@ def cli(quiet, verbose, debug):
     logger.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
+# The signals main()'s handler turned into Interrupted. Python can swallow the exception where
+# it cannot propagate (a ctypes callback inside numba's compiler does, leaving numba to fail
+# later with "RuntimeError: no compiled object yet"): this record cannot be swallowed.
+RECEIVED: list[int] = []
+
+
 def _raise_interrupted(signum, frame):
+    RECEIVED.append(signum)
     raise Interrupted(signum)
+
+
+def _quiet_unraisable(hook):
+    """sys.unraisablehook that leaves out a swallowed Interrupted (RECEIVED has it) and passes the
+    rest to ``hook``."""
+
+    def unraisable(arguments):
+        if not isinstance(arguments.exc_value, (Interrupted, KeyboardInterrupt)):
+            hook(arguments)
+
+    return unraisable
+
+
+def find_interruption(err: BaseException | None = None) -> BaseException | None:
+    """The interruption behind ``err``, else the one main()'s handler received and Python swallowed."""
+    found = interruption_behind(err) if err is not None else None
+    if found is None and RECEIVED:
+        found = Interrupted(RECEIVED[-1])
+    return found
+
+
+def check_interrupted() -> None:
+    """Raise the interruption that arrived and was swallowed, so that a long loop stops."""
+    found = find_interruption()
+    if found is not None:
+        raise found
 
 
 def _working_folder_gone() -> bool:
@@ -172,8 +213,12 @@ def main(args=None):
     """
     signal.signal(signal.SIGINT, _raise_interrupted)
     signal.signal(signal.SIGTERM, _raise_interrupted)
+    sys.unraisablehook = _quiet_unraisable(sys.unraisablehook)
     try:
         code = _run(args)
+        swallowed = find_interruption()
+        if swallowed is not None and code in (0, None):  # the command finished all the same
+            raise swallowed
     except Interrupted as err:  # arrived outside a command (while parsing, say)
         click.echo(f"polewarp: interrupted by {signal.Signals(err.signum).name}", err=True)
         code = err.exit_code

@@ -45,3 +45,18 @@ class Interrupted(BaseException):
         super().__init__(signum)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+def interruption_behind(err: BaseException) -> BaseException | None:
+    """The Interrupted or KeyboardInterrupt that ``err`` was raised while handling, if any.
+
+    A signal that lands inside numba's compiler unwinds through its clean-up code, which can
+    then fail in turn ("RuntimeError: no compiled object yet"): that failure is the interruption.
+    """
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (Interrupted, KeyboardInterrupt)):
+            return err
+        seen.add(id(err))
+        err = err.__context__
+    return None
