@@ -113,6 +113,7 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
     check_output_path(request.output_path)
     watch = Stopwatch()
     lut, written = convert_file(request, build, None if lut_file else cache, watch)
+    log.debug("LUT: %s", lut.origin)
     if timing:
         report_timings(watch, lut, written)
     if show:

@@ -54,7 +54,11 @@ def build(ctx, input_size, output, into_cache, **options):
     if output:
         from ..engine.lutfile import save_lut, sidecar_path
 
-        path = save_lut(built, output)
+        try:
+            path = save_lut(built, output)
+        except OSError as err:  # numpy's writer reports a short write without an errno
+            raise click.ClickException(f"{output}: cannot write the LUT: {err.strerror or err} "
+                                       "(a full disk or a file size limit?)") from None
         log.info("wrote %s and %s", path, sidecar_path(path))
     if into_cache:
         log.info("cache entry %s: %s", cache_key(spec), built.origin)

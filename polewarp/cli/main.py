@@ -156,6 +156,11 @@ def cli(quiet, verbose, debug):
     logger.handlers[:] = [EchoHandler()]
     logger.propagate = False
     logger.setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO)
+    # Pillow logs what it makes of damaged files; polewarp reports the file itself, so Pillow's
+    # own lines are details for -v.
+    pillow = logging.getLogger("PIL")
+    pillow.handlers[:] = [EchoHandler() if verbose else logging.NullHandler()]
+    pillow.propagate = False
 
 
 # The signals main()'s handler turned into Interrupted. Python can swallow the exception where

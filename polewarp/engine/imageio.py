@@ -131,9 +131,13 @@ def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
         )
     if getattr(image, "n_frames", 1) > 1:
         log.warning("%s: %d frames; using the first", path, image.n_frames)
-    image.load()
-    image = _normalise_mode(image)
-    pixels = np.asarray(image)
+    try:
+        image.load()
+        image = _normalise_mode(image)
+        pixels = np.asarray(image)
+    except MemoryError:
+        raise ImageError(f"{path}: not enough memory to decode its {width}x{height} {image.mode} pixels "
+                         "(a damaged header? else lower --max-pixels to refuse such files)") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
