@@ -81,6 +81,9 @@ class UnexpectedError(click.ClickException):
     def __init__(self, err: BaseException):
         super().__init__(f"unexpected error: {type(err).__name__}: {err} (run with --debug for details)")
 
+    def show(self, file=None):
+        click.echo(f"polewarp: {self.format_message()}", file=file, err=True)
+
 
 class PolewarpGroup(click.Group):
     """Loads a command's module only when that command runs (start-up is part of every
