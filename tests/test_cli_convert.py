@@ -129,7 +129,7 @@ def test_lut_into_cache(runner, map_file, tmp_path):
     (["--legacy", "--heading", "10"], "legacy mode"),
     (["--quality", "0"], "--quality"),
     (["--compress-level", "10"], "--compress-level"),
-    (["--fill", "notacolour"], "fill colour"),
+    (["--fill", "notacolour"], "Invalid value for '--fill'"),
     (["--lut", "x.npy", "--heading", "3"], "--lut brings its own geometry"),
     (["--input-lat-limit", "80"], "Mercator input"),
 ])

@@ -87,3 +87,50 @@ def test_ctrl_c_prints_what_was_measured(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "settings measured" in err and "## 1024x512, serial" in out
+
+
+def test_plot_without_matplotlib_is_said_before_the_sweep(runner, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    result = runner.invoke(cli, SMALL + ["--backend", "serial", "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 1 and "pip install 'polewarp[plot]'" in result.output
+    assert "profiling" not in result.stderr and result.stdout == ""
+
+
+def test_one_worker_is_singular(runner):
+    result = runner.invoke(cli, ["profile", "--size", "16x8", "--workers", "1", "--rows-per-task", "4,auto",
+                                 "--backend", "serial", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    assert "best: 1 worker," in result.stdout and "auto with 1 worker (" in result.stdout
+    assert "1 workers" not in result.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_numba_compiles_is_an_interruption(tmp_path):
+    """SIGINT at seeded random moments of a profile with an empty numba cache: a signal inside
+    numba's compiler is swallowed by a ctypes callback, and numba then fails on its own."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import run_env
+
+    rng = random.Random(11)
+    env = run_env()
+    env["PYTHONUNBUFFERED"] = "1"
+    codes = []
+    for run in range(8):
+        env["NUMBA_CACHE_DIR"] = str(tmp_path / f"numba{run}")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "polewarp", "profile", "--size", "64x32", "--workers", "1", "--repeat", "1",
+             "--backend", "serial,prange"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith("# ")  # the machine line: the sweep and its compiles start
+        time.sleep(rng.uniform(0, 2.5))
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        codes.append(process.returncode)
+        assert process.returncode in (0, 130) and "Traceback" not in err and "compiled object" not in err, err
+    assert 130 in codes

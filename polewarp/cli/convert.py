@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import click
 
-from ..engine.imageio import DEFAULT_MAX_PIXELS
+from ..engine.imageio import DEFAULT_MAX_PIXELS, check_output_path, check_regular_file
 from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
     build_options,
@@ -58,6 +60,18 @@ def report_timings(watch: Stopwatch, lut, size: int) -> None:
     click.echo(f"{'total':>7} {total * 1000:8.1f} ms  ({size:,} bytes written)", err=True)
 
 
+def show_image(path: Path) -> None:
+    """--show: open the output in the image viewer, or say in one line why there is none."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        log.warning("--show: no display ($DISPLAY and $WAYLAND_DISPLAY are unset); the output is %s", path)
+        return
+    from PIL import Image, ImageShow
+
+    with Image.open(path) as image:
+        if not ImageShow.show(image):
+            log.warning("--show: no image viewer found; the output is %s", path)
+
+
 @click.command()
 @click.argument("input_arg", metavar="[INPUT]", required=False, type=click.Path(readable=False))
 @click.option("-i", "--input", "input_opt", type=click.Path(readable=False), help="Input map (the old script's -i).")
@@ -95,12 +109,13 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
     )
     build = take_build(options)
     cache = take_cache(options)
+    check_regular_file(request.input_path)  # before resolving it: a symlink loop, a FIFO
+    check_output_path(request.output_path)
     watch = Stopwatch()
     lut, written = convert_file(request, build, None if lut_file else cache, watch)
+    log.debug("LUT: %s", lut.origin)
     if timing:
         report_timings(watch, lut, written)
     if show:
-        from PIL import Image
-
-        Image.open(request.output_path).show()
+        show_image(request.output_path)
     log.info("wrote %s (%dx%d)", request.output_path, *lut.spec.output_size)

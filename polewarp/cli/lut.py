@@ -19,6 +19,18 @@ def lut():
     """Build and export lookup tables."""
 
 
+def _check_output(output) -> None:
+    """Before the build: FILE.npy and its sidecar can be created where -o says."""
+    from ..engine.imageio import check_output_path
+    from ..engine.lutfile import sidecar_path
+
+    if not output.lower().endswith(".npy"):
+        raise click.BadParameter(f"{output}: a LUT is written as .npy (with a .json sidecar)",
+                                 param_hint="'-o' / '--output'")
+    for path in (output, sidecar_path(output)):
+        check_output_path(path)
+
+
 @lut.command("build")
 @click.option("--input-size", type=SIZE, required=True, help="Size of the inputs the LUT is for.")
 @geometry_options
@@ -36,11 +48,17 @@ def build(ctx, input_size, output, into_cache, **options):
         raise click.UsageError("--cache and --no-cache contradict each other", ctx)
     spec = GeometrySpec(input_size=input_size, **take_geometry(options))
     cache = take_cache(options) if into_cache else None
+    if output:
+        _check_output(output)
     built = obtain_lut(spec, take_build(options), cache)
     if output:
         from ..engine.lutfile import save_lut, sidecar_path
 
-        path = save_lut(built, output)
+        try:
+            path = save_lut(built, output)
+        except OSError as err:  # numpy's writer reports a short write without an errno
+            raise click.ClickException(f"{output}: cannot write the LUT: {err.strerror or err} "
+                                       "(a full disk or a file size limit?)") from None
         log.info("wrote %s and %s", path, sidecar_path(path))
     if into_cache:
         log.info("cache entry %s: %s", cache_key(spec), built.origin)

@@ -65,6 +65,24 @@ class FiniteFloat(click.ParamType):
         return number
 
 
+def fill_handler(ctx, param, value):
+    """--fill: a colour Pillow reads, every component within 0-255 (Pillow lets 'rgb(300,0,0)' and
+    'hsv(0,200%,50%)' through unclamped); the conversion to the image's mode happens per image."""
+    if value is None:
+        return None
+    from PIL import ImageColor
+
+    try:
+        components = ImageColor.getrgb(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a colour: a name (red), #RRGGBB[AA] or rgb(R,G,B)",
+                                 ctx, param) from None
+    if any(not 0 <= c <= 255 for c in components):
+        raise click.BadParameter(f"{value!r}: every component must be within 0-255, not {components}",
+                                 ctx, param)
+    return value
+
+
 SIZE = SizeType()
 LATLON = LatLonType()
 DEGREES = FiniteFloat()
@@ -141,7 +159,7 @@ encoder_options = _apply([
                  help="PNG compression level, 0-9 [1: fast, ~10% larger than 6]."),
     click.option("--quality", type=click.IntRange(1, 100), default=None,
                  help="JPEG and WebP quality, 1-100 [90]."),
-    click.option("--fill", default=None, metavar="COLOR",
+    click.option("--fill", default=None, metavar="COLOR", callback=fill_handler,
                  help="Colour of pixels with no source: a name or #RRGGBB[AA] "
                       "[black, or transparent with alpha]."),
 ])

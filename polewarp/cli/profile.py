@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from ..engine.errors import Interrupted
 from ..engine.lut import BACKENDS, physical_cores
+from .main import check_interrupted, find_interruption
 from .options import SIZE, aspect_options, take_geometry
 
 
@@ -45,13 +45,18 @@ def _sizes(values):
     return [size for value in values for size in _split(value, lambda v: SIZE.convert(v, None, None), "--size")]
 
 
+def counted(number: int, noun: str) -> str:
+    """'1 worker', '2 workers'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def print_machine(info: dict, workers_list) -> None:
     click.echo(f"# {info['cpu']}: {info['physical_cores']} physical / {info['logical_cores']} logical cores, "
                f"SIMD {' '.join(info['simd']) or 'unknown'}; Python {info['python']}, numpy {info['numpy']}, "
                f"numba {info['numba']}")
     if max(workers_list) > info["physical_cores"]:
-        click.echo(f"polewarp: warning: {max(workers_list)} workers asked for, {info['physical_cores']} "
-                   "physical cores: the extra workers share cores", err=True)
+        click.echo(f"polewarp: warning: {counted(max(workers_list), 'worker')} asked for, "
+                   f"{counted(info['physical_cores'], 'physical core')}: the extra workers share cores", err=True)
 
 
 def print_tables(records, one_offs, gathers) -> None:
@@ -72,24 +77,25 @@ def print_tables(records, one_offs, gathers) -> None:
                 f"{cell[(row, w)].median_s:11.4f}" if (row, w) in cell else f"{'-':>11}" for w in workers))
         best = min(group, key=lambda r: r.median_s)
         gain = f", x{best.speedup:.2f} over 1 worker ({best.efficiency:.0%} efficiency)" if best.speedup else ""
-        click.echo(f"best: {best.workers} workers, {best.rows_per_task} rows/task: {best.median_s:.4f} s, "
+        click.echo(f"best: {counted(best.workers, 'worker')}, {best.rows_per_task} rows/task: {best.median_s:.4f} s, "
                    f"{best.mpx_per_s:.1f} Mpx/s{gain}")
         for w in workers:
             auto, fixed = cell.get(("auto", w)), [r for r in group if r.workers == w and r.rows_per_task != "auto"]
             if auto and fixed:
                 top = min(fixed, key=lambda r: r.median_s)
                 ratio = auto.median_s / top.median_s
-                click.echo(f"auto with {w} workers ({auto.rows_resolved} rows/task): x{ratio:.2f} "
+                click.echo(f"auto with {counted(w, 'worker')} ({auto.rows_resolved} rows/task): x{ratio:.2f} "
                            f"the time of the best measured rows/task ({top.rows_per_task})")
         for one in one_offs:
             if (one.size, one.backend) == (size, backend):
-                click.echo(f"one-off start with {one.workers} workers: {one.seconds:.4f} s")
+                click.echo(f"one-off start with {counted(one.workers, 'worker')}: {one.seconds:.4f} s")
     for gather in gathers:
         click.echo(f"gather {gather.size} RGB, {gather.gather}: {gather.median_s * 1000:.1f} ms, "
                    f"{gather.mpx_per_s:.0f} Mpx/s")
 
 
-def plot(path, records) -> None:
+def pyplot():
+    """matplotlib's pyplot on the file-only backend; checked before the sweep, not after it."""
     try:
         import matplotlib
 
@@ -97,6 +103,11 @@ def plot(path, records) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise click.ClickException("--plot needs matplotlib: pip install 'polewarp[plot]'") from None
+    return plt
+
+
+def plot(path, records) -> None:
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 5))
     workers = sorted({r.workers for r in records})
     axis.plot(workers, workers, "k--", label="ideal")
@@ -113,6 +124,12 @@ def plot(path, records) -> None:
 
     with atomic_output(path) as stream:
         figure.savefig(stream, format="png", dpi=120)
+
+
+def step(bar) -> None:
+    """One timed build done: advance the bar, and stop if a Ctrl-C was swallowed on the way."""
+    bar.update(1)
+    check_interrupted()
 
 
 @click.command()
@@ -141,6 +158,8 @@ def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, 
     rows_list = _split(rows_text, _rows, "--rows-per-task")
     backends = _split(backend_text, _backend, "--backend")
     geometry = take_geometry(options)
+    if plot_path:
+        pyplot()
     info = profiler.machine()
     if not (as_json or as_csv):
         print_machine(info, workers_list)
@@ -152,11 +171,13 @@ def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, 
     with click.progressbar(length=total, label="profiling", file=sys.stderr) as bar:
         try:
             for record in profiler.profile(sizes, workers_list, rows_list, backends, repeat, geometry,
-                                           on_one_off=one_offs.append, on_step=lambda: bar.update(1)):
+                                           on_one_off=one_offs.append, on_step=lambda: step(bar)):
                 records.append(record)
             gathers = list(profiler.profile_gather(sizes, geometry))
-        except (Interrupted, KeyboardInterrupt) as err:
-            interrupted = err
+        except BaseException as err:  # a signal, or numba failing in turn while it unwinds from one
+            interrupted = find_interruption(err)
+            if interrupted is None:
+                raise
     if interrupted is not None:
         click.echo(f"\npolewarp: interrupted: {len(records)} of {total // repeat} settings measured", err=True)
     if as_json:

@@ -12,7 +12,14 @@ class PolewarpError(Exception):
 
 
 class SpecError(PolewarpError, ValueError):
-    """A geometry or option value that makes no sense (a usage error on the command line)."""
+    """A geometry or option value that makes no sense (a usage error on the command line).
+
+    ``param`` names the keyword at fault (``"lat_limit"``), so that the CLI can name its option.
+    """
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class ImageError(PolewarpError, OSError):
@@ -38,3 +45,18 @@ class Interrupted(BaseException):
         super().__init__(signum)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+def interruption_behind(err: BaseException) -> BaseException | None:
+    """The Interrupted or KeyboardInterrupt that ``err`` was raised while handling, if any.
+
+    A signal that lands inside numba's compiler unwinds through its clean-up code, which can
+    then fail in turn ("RuntimeError: no compiled object yet"): that failure is the interruption.
+    """
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (Interrupted, KeyboardInterrupt)):
+            return err
+        seen.add(id(err))
+        err = err.__context__
+    return None

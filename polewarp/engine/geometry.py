@@ -78,7 +78,7 @@ def _check_limit(value: float | None, name: str, mercator: bool) -> float | None
     value = canonical_angle(value, name)
     top = "below 90" if mercator else "at most 90"
     if not (0.0 < value < 90.0 or (value == 90.0 and not mercator)):
-        raise SpecError(f"{name} must be above 0 and {top} degrees, not {value}")
+        raise SpecError(f"{name} must be above 0 and {top} degrees, not {value}", param=name.replace(" ", "_"))
     return value
 
 
@@ -133,7 +133,8 @@ class GeometrySpec:
             limit = WEB_MERCATOR_LIMIT if self.input_lat_limit is None else self.input_lat_limit
             put("input_lat_limit", _check_limit(limit, "input lat limit", True))
         elif self.input_lat_limit is not None:
-            raise SpecError("input lat limit applies only to a Mercator input (source='mercator')")
+            raise SpecError("input lat limit applies only to a Mercator input (source='mercator')",
+                            param="input_lat_limit")
         put("legacy", bool(self.legacy))
         put("supersample", self._check_supersample())
         if self.resample == "bilinear" and max(self.input_size) > MAX_BILINEAR_SIDE:
@@ -150,7 +151,7 @@ class GeometrySpec:
         """average: k x k samples a pixel, k = ceil(2 x the size ratio) from 2 to 8 unless given."""
         if self.resample != "average":
             if self.supersample is not None:
-                raise SpecError("supersample applies only to average resampling")
+                raise SpecError("supersample applies only to average resampling", param="supersample")
             return None
         if self.supersample is None:
             ratio = max(self.input_size[0] / self.output_size[0], self.input_size[1] / self.output_size[1])

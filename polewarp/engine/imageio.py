@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import stat
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +66,46 @@ def output_format(path) -> str:
     return FORMATS[suffix]
 
 
+# What to convert an input to so that a format takes it: the nearest mode the format stores.
+NEAREST_MODES = {
+    "1": ("L", "P"), "L": ("P", "RGB"), "LA": ("RGBA", "P"), "P": ("RGB", "L"), "RGB": ("P", "L"),
+    "RGBA": ("RGB", "P"), "CMYK": ("RGB",), "I;16": ("L", "RGB"), "I": ("I;16", "L"), "F": ("I;16", "L"),
+}
+
+
 def check_storable(mode: str, fmt: str) -> None:
     """Refuse, with a way out, a mode the output format cannot store."""
     if mode not in STORABLE[fmt]:
         fits = sorted(f for f, modes in STORABLE.items() if mode in modes)
+        target = next(m for m in (*NEAREST_MODES[mode], *sorted(STORABLE[fmt])) if m in STORABLE[fmt])
         raise FormatError(
             f"{fmt} cannot store a {mode} image: write {' or '.join(EXTENSIONS[f] for f in fits)} "
-            f"instead, or convert the input first (e.g. to RGB)"
+            f"instead, or convert the input to {target} first"
         )
+
+
+def check_output_path(path) -> None:
+    """Refuse an output path that cannot be written (missing folder, a folder, a name longer than
+    the file system takes) before any work is done for it."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise ImageError(f"{path}: the folder {str(folder)!r} does not exist")
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    length = len(os.fsencode(path.name))
+    if length > limit:
+        raise ImageError(f"{path.name[:40]}...: the name is {length} bytes, over the file system's {limit}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:  # a symlink loop, say
+        raise ImageError(f"{path}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a folder")
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
@@ -96,9 +131,13 @@ def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
         )
     if getattr(image, "n_frames", 1) > 1:
         log.warning("%s: %d frames; using the first", path, image.n_frames)
-    image.load()
-    image = _normalise_mode(image)
-    pixels = np.asarray(image)
+    try:
+        image.load()
+        image = _normalise_mode(image)
+        pixels = np.asarray(image)
+    except MemoryError:
+        raise ImageError(f"{path}: not enough memory to decode its {width}x{height} {image.mode} pixels "
+                         "(a damaged header? else lower --max-pixels to refuse such files)") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
@@ -106,30 +145,73 @@ def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
     return Picture(np.ascontiguousarray(pixels), image.mode, palette, info)
 
 
+# What damaged files make Pillow's decoders and encoders raise, besides OSError (fuzzing found each).
+CODEC_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
+                NotImplementedError, OverflowError, SyntaxError, EOFError, ZeroDivisionError, RecursionError)
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO, socket or device would block
+    or never end. /dev/stdin and other such paths are refused too (polewarp needs to seek)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied") from None
+    except OSError as err:
+        raise ImageError(f"{path}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        raise ImageError(f"{path}: not a regular file (a pipe, socket or device?): give an image file")
+
+
 def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Read an image (by its content, whatever its extension) into a Picture.
 
     Pillow's own bomb check is replaced by ours (one limit, one message, an option to raise it).
+    Whatever a damaged file makes Pillow raise becomes an ImageError naming the file.
     """
     path = Path(path)
+    check_regular_file(path)
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with Image.open(path) as image:
             return _picture(path, image, max_pixels)
     except ImageError:
         raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image file") from None
     except PermissionError:
         raise ImageError(f"{path}: permission denied") from None
     except Image.UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ImageError(f"{path}: cannot decode the image ({err})") from None
+    except MemoryError:
+        raise
+    except CODEC_ERRORS as err:
+        raise ImageError(f"{path}: cannot decode the image ({_reason(err)})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+
+
+def _reason(err: BaseException) -> str:
+    """An exception in a few words, its type included when its text alone says little."""
+    text = getattr(err, "strerror", None) or str(err)
+    if isinstance(err, (OSError, ValueError)) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def probe_size(path) -> tuple[int, int] | None:
+    """(width, height) from the image's header without decoding it; None when the path is not a
+    regular file or Pillow cannot tell (the caller reports the file when it reads it)."""
+    path = Path(path)
+    try:
+        check_regular_file(path)
+        with Image.open(path) as image:
+            width, height = image.size
+    except (ImageError, Image.UnidentifiedImageError, *CODEC_ERRORS):
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def for_blending(picture: Picture) -> Picture:
@@ -200,19 +282,22 @@ class EncoderOptions:
 
 
 def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions()) -> int:
-    """Write atomically (a temporary file in the same folder, then os.replace); returns bytes."""
+    """Write atomically (a temporary file in the same folder, then os.replace); returns bytes.
+
+    Whatever the encoder raises on an odd image becomes an ImageError naming the file.
+    """
     path = Path(path)
     fmt = output_format(path)
     check_storable(picture.mode, fmt)
     image = to_image(picture)
-    folder = path.parent
-    if not folder.is_dir():
-        raise ImageError(f"{path}: the folder {str(folder)!r} does not exist")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder")
+    check_output_path(path)
     try:
         with atomic_output(path) as stream:
             image.save(stream, format=fmt, **encoder.save_arguments(fmt, picture))
+    except MemoryError:
+        raise
     except OSError as err:
         raise ImageError(f"{path}: cannot write: {err.strerror or err}") from None
+    except CODEC_ERRORS as err:
+        raise ImageError(f"{path}: cannot encode the image as {fmt} ({_reason(err)})") from None
     return path.stat().st_size

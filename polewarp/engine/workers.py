@@ -174,7 +174,9 @@ class RowPool:
         except WorkerError:
             raise
         except Exception as err:
-            raise WorkerError(f"a worker failed while building the LUT: {err}") from err
+            failure = WorkerError(f"a worker failed while building the LUT: {type(err).__name__}: {err}")
+            failure.details = getattr(err.__cause__, "tb", None)  # concurrent.futures' _RemoteTraceback
+            raise failure from err
 
     def close(self) -> None:
         """Let running blocks finish, drop queued ones, end the workers."""
