@@ -105,6 +105,8 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
                            show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:
 
         def progress(result):
+            for warning in [] if quiet else result.warnings:
+                click.echo(f"\n{result.input}: warning: {warning}", err=True)
             if result.status == "failed":
                 click.echo("\n" + failure_lines(result, debug), err=True)
             elif result.status == "skipped" and not quiet:

@@ -17,6 +17,7 @@ import stat
 import string
 import time
 import traceback
+import warnings
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
@@ -66,6 +67,7 @@ class ItemResult:
     seconds: float = 0.0
     reason: str | None = None
     details: str | None = None  # the traceback of an unexpected failure, for --debug
+    warnings: list[str] = dataclasses.field(default_factory=list)  # Pillow's, about damage it read past
 
 
 def check_fill(color: str) -> None:
@@ -319,9 +321,20 @@ def _lut_for(size, luts, settings: BatchSettings):
 
 def convert_one(item: BatchItem, luts, settings: BatchSettings) -> ItemResult:
     """Read, gather and write one image. Whatever goes wrong (a damaged file makes Pillow raise
-    almost anything) becomes this image's failed record, never an exception: the batch goes on."""
+    almost anything) becomes this image's failed record, never an exception: the batch goes on.
+    Warnings are kept in the record, so that they can be said with the file's name."""
     start = time.perf_counter()
     result = ItemResult(str(item.input), str(item.output), "failed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _convert(item, luts, settings, result)
+    result.warnings = list(dict.fromkeys(one_line(warning.message) for warning in caught))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult) -> None:
+    """convert_one's work, filling ``result``."""
     stage = "read"
     try:
         check_regular_file(item.input)
@@ -339,8 +352,6 @@ def convert_one(item: BatchItem, luts, settings: BatchSettings) -> ItemResult:
         expected = isinstance(err, (PolewarpError, OSError))
         result.reason = reason if expected else f"cannot {stage} the image ({reason})"
         result.details = getattr(err, "details", None) if expected else traceback.format_exc()
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def failed_task(item: BatchItem, err: Exception) -> ItemResult:
