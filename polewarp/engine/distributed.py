@@ -40,6 +40,9 @@ from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
 TRANSFERS = ("cache", "scatter")
 ENV_SCHEDULER = "POLEWARP_SCHEDULER"
 DEFAULT_PORT = 8786  # Dask's scheduler port
+# The scheduler serves HTTP even without a dashboard, on 8787 unless told: a free port instead,
+# so that a second local cluster neither fails nor warns.
+NO_DASHBOARD = {"dashboard_address": ":0", "scheduler_kwargs": {"dashboard": False}}
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
@@ -114,8 +117,7 @@ def connect(scheduler: Scheduler | str):
     try:
         if scheduler.address is None:
             cluster = distributed.LocalCluster(n_workers=scheduler.workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=None,
-                                               silence_logs=logging.ERROR)
+                                               host="127.0.0.1", silence_logs=logging.ERROR, **NO_DASHBOARD)
             client = distributed.Client(cluster)
         else:
             client = distributed.Client(scheduler.address, timeout="10s")
