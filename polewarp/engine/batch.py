@@ -179,14 +179,22 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why nothing can be created in ``folder``, or None when it can."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
+    return f"cannot write in {folder} ({'a read-only filesystem' if read_only else 'permission denied'})"
+
+
 def check_out_dir(out_dir: Path) -> None:
     """-o/--out-dir is a folder, or can be made as one: no file on the way, a writable parent."""
     existing = _nearest_existing(out_dir)
     if not existing.is_dir():
         what = "is a file" if existing == out_dir else f"is under {existing}, which is not a folder"
         raise SpecError(f"-o/--out-dir {out_dir} {what}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SpecError(f"-o/--out-dir {out_dir}: cannot write in {existing} (permission denied)")
+    if why := unwritable(existing):
+        raise SpecError(f"-o/--out-dir {out_dir}: {why}")
 
 
 def check_report(report: Path, items) -> None:
@@ -199,8 +207,8 @@ def check_report(report: Path, items) -> None:
     folder = report.parent
     if not folder.is_dir():
         raise SpecError(f"--report {report}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SpecError(f"--report {report}: cannot write in {folder} (permission denied)")
+    if why := unwritable(folder):
+        raise SpecError(f"--report {report}: {why}")
 
 
 def _plan_problems(items, overwrite: bool, skip_existing: bool) -> list[str]:
@@ -211,9 +219,9 @@ def _plan_problems(items, overwrite: bool, skip_existing: bool) -> list[str]:
     problems = [f"{', '.join(map(str, sources))} -> one output {output}"
                 for output, sources in by_output.items() if len(sources) > 1]
     resolved_inputs = {item.input.resolve() for item in items}
-    over_input = [item for item in items if item.output.resolve() in resolved_inputs]
+    over_input = {item for item in items if item.output.resolve() in resolved_inputs}
     problems += [f"{item.output} would write over an input (choose another -o/--out-dir or a --name "
-                 "unlike the inputs' names)" for item in over_input]
+                 "unlike the inputs' names)" for item in items if item in over_input]
     if not (overwrite or skip_existing):
         problems += [f"{item.output} exists (use --overwrite or --skip-existing)" for item in items
                      if item not in over_input and item.output.exists()]
