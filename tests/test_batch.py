@@ -215,7 +215,7 @@ def test_any_exception_of_one_image_is_that_images_failure(runner, tmp_path):
     assert len(list(out.glob("g*.gif"))) == 20 and not list(out.glob("[at]*"))
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
-    assert any(line.startswith(f"{source / 'alpha.png'}: cannot write the image (TypeError") for line in lines)
+    assert any(line.startswith(f"{source / 'alpha.png'}: ") and "TypeError" in line for line in lines)
     assert any(line.startswith(f"{source / 'two.tif'}: ") for line in lines)
 
 
@@ -378,5 +378,17 @@ def test_a_fifo_among_the_inputs_is_refused_not_waited_for(tmp_path):
                          env=run_env(), capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     assert "converted 20, skipped 0, failed 1 of 21" in run.stdout
-    assert run.stderr.strip() == f"{source / 'pipe.png'}: not a regular file (a FIFO, socket or device); " \
-                                 "polewarp reads files only"
+    assert run.stderr.strip().startswith(f"{source / 'pipe.png'}: not a regular file")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not any(p.name == "debug" for p in cli.params), reason="needs the root group's --debug")
+def test_debug_shows_the_traceback_of_an_unexpected_failure(runner, tmp_path):
+    source = twenty_good(tmp_path)
+    two_page_tiff_without_second_width(source / "two.tif")
+    arguments = ["batch", str(source / "*"), "-o", str(tmp_path / "out"), "--format", "png", "-q"]
+    plain = runner.invoke(cli, arguments)
+    assert plain.exit_code == 1 and "Traceback" not in plain.stderr
+    assert f"{source / 'two.tif'}: " in plain.stderr and "run with --debug for details" in plain.stderr
+    debug = runner.invoke(cli, ["--debug", *arguments, "--overwrite"])
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr and "Missing dimensions" in debug.stderr

@@ -359,7 +359,20 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
         reason = one_line(err).removeprefix(f"{item.input}: ")
         expected = isinstance(err, (PolewarpError, OSError))
         result.reason = reason if expected else f"cannot {stage} the image ({reason})"
-        result.details = getattr(err, "details", None) if expected else traceback.format_exc()
+        behind = unexpected_cause(err)
+        result.details = getattr(err, "details", None) or (
+            "".join(traceback.format_exception(behind)) if behind else None)
+
+
+def unexpected_cause(err: BaseException) -> BaseException | None:
+    """The exception polewarp did not expect behind ``err``: ``err`` itself, or the one an
+    ImageError wraps (Pillow's TypeError on a damaged file, say); its traceback is for --debug."""
+    if not isinstance(err, (PolewarpError, OSError)):
+        return err
+    inner = err.__cause__ or err.__context__
+    if isinstance(err, ImageError) and inner is not None and not isinstance(inner, (PolewarpError, OSError)):
+        return inner
+    return None
 
 
 def failed_task(item: BatchItem, err: Exception) -> ItemResult:
