@@ -309,10 +309,12 @@ def test_scheduler_addresses_are_checked_without_dask():
     ("{file}/out", 2, "is under"),
     ("{file}", 2, "is a file"),
     ("/dev/null/x", 2, "/dev/null, which is not a folder"),
+    ("{loop}/out", 2, "a symlink loop"),
 ])
 def test_impossible_out_dir_is_refused_before_any_work(runner, folder, tmp_path, where, code, message):
     (tmp_path / "afile").write_bytes(b"x")
-    where = where.format(file=tmp_path / "afile")
+    (tmp_path / "loop").symlink_to("loop")
+    where = where.format(file=tmp_path / "afile", loop=tmp_path / "loop")
     result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", where])
     assert result.exit_code == code and message in result.output, result.output
     assert "Traceback" not in result.output and (tmp_path / "afile").read_bytes() == b"x"
@@ -359,6 +361,14 @@ def test_report_on_a_full_disk_is_one_line_and_the_outputs_stay(tmp_path):
     assert run.stderr.strip() == f"Error: --report {report}: cannot write the report: File too large"
     assert "converted 40, skipped 0, failed 0 of 40" in run.stdout
     assert len(list((tmp_path / "out").iterdir())) == 40 and sorted(tmp_path.glob("*r.json*")) == []
+
+
+def test_a_symlink_loop_among_the_inputs_fails_alone(runner, folder, tmp_path):
+    (tmp_path / "loop.png").symlink_to("loop.png")
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), str(tmp_path / "loop.png"), "-o",
+                                 str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1 and "converted 3, skipped 0, failed 1 of 4" in result.stdout, result.output
+    assert result.stderr.strip().startswith(f"{tmp_path / 'loop.png'}: ") and "symbolic links" in result.stderr
 
 
 def test_out_dir_equal_to_the_input_folder_lists_each_file_once(runner, folder):

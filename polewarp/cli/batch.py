@@ -59,13 +59,15 @@ def failure_lines(result, debug: bool) -> str:
 @click.option("-o", "--out-dir", type=click.Path(), required=True, help="Output folder (created if missing).")
 @click.option("--recursive", is_flag=True, help="Take folders' subfolders too, mirrored under OUT-DIR.")
 @click.option("--name", "template", default="{stem}.{ext}", show_default=True,
-              help="Output name template: {stem} of the input, {ext} of the output format.")
+              help="Output name template: {stem} of the input, {ext} of the output format (e.g. "
+                   "'{stem}_tm.{ext}', 'tm/{stem}.{ext}'); outputs stay inside OUT-DIR.")
 @click.option("--format", "fmt", default=None, help="Output format: png, jpg, tif, bmp, gif, ppm, webp "
                                                    "[the input's].")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failure.")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write a JSON record per input.")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write a JSON record per input (into an existing folder, over no input or output).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, and where, then stop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines but failures.")
 @click.option("-t", "--time", "timing", is_flag=True, help="Say how the LUTs were obtained and the time spent.")

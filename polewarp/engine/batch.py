@@ -172,9 +172,17 @@ def output_extension(source: Path, fmt: str | None) -> str:
     return EXTENSIONS[FORMATS.get(source.suffix.lower(), "PNG")]
 
 
+def _real(path) -> Path:
+    """The path with every symlink followed; a symlink loop stays as it is (never raises)."""
+    return Path(os.path.realpath(path))
+
+
 def _nearest_existing(path: Path) -> Path:
-    """``path`` or its nearest ancestor that exists."""
+    """``path`` or its nearest ancestor that exists; a dangling or looping symlink on the way is
+    refused (the folder could never be made there)."""
     while not path.exists() and path != path.parent:
+        if path.is_symlink():
+            raise SpecError(f"-o/--out-dir: {path} is a broken symlink or a symlink loop")
         path = path.parent
     return path
 
@@ -199,10 +207,10 @@ def check_out_dir(out_dir: Path) -> None:
 
 def check_report(report: Path, items) -> None:
     """--report goes into a writable folder, over neither an input nor an output."""
-    target = report.resolve()
-    if target in {Path(item.input).resolve() for item in items}:
+    target = _real(report)
+    if target in {_real(item.input) for item in items}:
         raise SpecError(f"--report {report} would write over an input")
-    if target in {Path(item.output).resolve() for item in items}:
+    if target in {_real(item.output) for item in items}:
         raise SpecError(f"--report {report} would write over an output")
     folder = report.parent
     if not folder.is_dir():
@@ -215,11 +223,11 @@ def _plan_problems(items, overwrite: bool, skip_existing: bool) -> list[str]:
     """What stops the plan: two inputs to one output, an output over an input, existing outputs."""
     by_output = {}
     for item in items:
-        by_output.setdefault(item.output.resolve(), []).append(item.input)
+        by_output.setdefault(_real(item.output), []).append(item.input)
     problems = [f"{', '.join(map(str, sources))} -> one output {output}"
                 for output, sources in by_output.items() if len(sources) > 1]
-    resolved_inputs = {item.input.resolve() for item in items}
-    over_input = {item for item in items if item.output.resolve() in resolved_inputs}
+    real_inputs = {_real(item.input) for item in items}
+    over_input = {item for item in items if _real(item.output) in real_inputs}
     problems += [f"{item.output} would write over an input (choose another -o/--out-dir or a --name "
                  "unlike the inputs' names)" for item in items if item in over_input]
     if not (overwrite or skip_existing):
