@@ -272,6 +272,7 @@ BAD_OPTIONS = [
     (["--report", "IN/m0.png"], "--report"),
     (["--report", "OUT/m0.png"], "--report"),
     (["--report", "TMP/missing/r.json"], "--report"),
+    (["--report", "OUT/"], "--report"),
 ]
 
 
@@ -369,6 +370,13 @@ def test_a_symlink_loop_among_the_inputs_fails_alone(runner, folder, tmp_path):
                                  str(tmp_path / "out"), "-q"])
     assert result.exit_code == 1 and "converted 3, skipped 0, failed 1 of 4" in result.stdout, result.output
     assert result.stderr.strip().startswith(f"{tmp_path / 'loop.png'}: ") and "symbolic links" in result.stderr
+
+
+def test_report_into_the_output_folder_it_makes(runner, folder, tmp_path):
+    out = tmp_path / "out" / "maps"
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", str(out), "--report", str(out / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "r.json").read_text())) == 3
 
 
 def test_out_dir_equal_to_the_input_folder_lists_each_file_once(runner, folder):

@@ -212,7 +212,12 @@ def check_report(report: Path, items) -> None:
         raise SpecError(f"--report {report} would write over an input")
     if target in {_real(item.output) for item in items}:
         raise SpecError(f"--report {report} would write over an output")
+    output_folders = {_real(item.output.parent) for item in items}
+    if any(target == folder or target in folder.parents for folder in output_folders):
+        raise SpecError(f"--report {report} is where the output folder goes")
     folder = report.parent
+    if _real(folder) in output_folders:
+        return  # made with the outputs (-o was checked)
     if not folder.is_dir():
         raise SpecError(f"--report {report}: the folder {folder} does not exist")
     if why := unwritable(folder):
