@@ -206,7 +206,7 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def check_report(report: Path, items) -> None:
-    """--report goes into a writable folder, over neither an input nor an output."""
+    """--report goes into a writable folder (or one the batch makes), over nothing of the batch."""
     target = _real(report)
     if target in {_real(item.input) for item in items}:
         raise SpecError(f"--report {report} would write over an input")
