@@ -1,18 +1,33 @@
 """polewarp batch: planning, shared LUTs, bad files, reports, and the same pixels as convert."""
 
 import json
+import os
+import resource
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from polewarp.cli import cli
-from polewarp.engine.batch import BatchSettings, plan, run_batch
+from polewarp.engine.batch import BatchItem, BatchSettings, convert_one, plan, run_batch
+from polewarp.engine.distributed import Scheduler, parse_scheduler
 from polewarp.engine.errors import SpecError
 from polewarp.engine.imageio import read_image
 
-from .conftest import make_map, polewarp_segments, slow_batch_folder, start_batch, wait_for_outputs, worker_processes
+from .conftest import (
+    make_map,
+    polewarp_segments,
+    run_env,
+    slow_batch_folder,
+    start_batch,
+    wait_for_outputs,
+    worker_processes,
+)
+from .damaged import palette_png_with_alpha, png_claiming_size, two_page_tiff_without_second_width
 
 
 @pytest.fixture
@@ -105,10 +120,22 @@ def test_dry_run_writes_nothing(runner, folder, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_fail_fast_stops_early(folder, tmp_path):
-    items = plan([str(folder / "bad.png")] + [str(folder / "m0.png")] * 1, tmp_path / "o")
-    results = run_batch(items, BatchSettings({}), workers=1, fail_fast=True)
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_stops_early(folder, tmp_path, fail_fast):
+    """One worker takes the images in order, the bad one first: with the flag, what had not
+    started when it failed never runs; without it, every good image is converted."""
+    good = tmp_path / "good"
+    good.mkdir()
+    for i in range(16):
+        Image.fromarray(make_map(320, 160, seed=i)).save(good / f"g{i:02d}.png")
+    items = plan([str(folder / "bad.png"), str(good)], tmp_path / "o")
+    results = run_batch(items, BatchSettings({}), workers=1, fail_fast=fail_fast)
     assert results[0].status == "failed"
+    converted = sum(result.status == "converted" for result in results)
+    if fail_fast:  # the few handed to the worker in advance may finish; a busy machine, a few more
+        assert converted <= 8
+    else:
+        assert converted == 16
 
 
 def test_two_hundred_images_ten_corrupt(runner, tmp_path):
@@ -164,3 +191,222 @@ def test_killed_worker_has_its_images_retried(runner, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in source.iterdir())
     alone = convert_alone(runner, source / "m05.png", tmp_path / "alone.png", "--compress-level", "9")
     np.testing.assert_array_equal(read_image(out / "m05.png").pixels, alone)
+
+
+def twenty_good(tmp_path, mode="P"):
+    """twenty/ with twenty small good PNGs."""
+    source = tmp_path / "twenty"
+    source.mkdir()
+    for i in range(20):
+        Image.fromarray(make_map(32, 16, seed=i)).convert(mode).save(source / f"g{i:02d}.png")
+    return source
+
+
+def test_any_exception_of_one_image_is_that_images_failure(runner, tmp_path):
+    """Pillow raises TypeError on these two (reading one, writing the other as GIF): each is one
+    counted failure of one line, and every good image is written."""
+    source = twenty_good(tmp_path)
+    palette_png_with_alpha(source / "alpha.png")
+    two_page_tiff_without_second_width(source / "two.tif")
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["batch", str(source / "*"), "-o", str(out), "--format", "gif", "-c", "2", "-q"])
+    assert result.exit_code == 1 and not isinstance(result.exception, TypeError), result.exception
+    assert "converted 20, skipped 0, failed 2 of 22" in result.stdout
+    assert len(list(out.glob("g*.gif"))) == 20 and not list(out.glob("[at]*"))
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
+    assert any(line.startswith(f"{source / 'alpha.png'}: ") and "TypeError" in line for line in lines)
+    assert any(line.startswith(f"{source / 'two.tif'}: ") for line in lines)
+
+
+def test_an_unexpected_failure_keeps_its_traceback_for_debug(tmp_path):
+    """The report record of an unexpected exception carries its traceback; the reason is one line."""
+    source = two_page_tiff_without_second_width(tmp_path / "two.tif")
+    result = convert_one(BatchItem(source, tmp_path / "two.png"), {}, BatchSettings({}))
+    assert result.status == "failed" and "\n" not in result.reason
+    assert result.details.startswith("Traceback") and "TypeError" in result.details
+    result = convert_one(BatchItem(tmp_path / "none.png", tmp_path / "o.png"), {}, BatchSettings({}))
+    assert result.status == "failed" and result.details is None  # an expected failure: no traceback
+
+
+def test_damaged_headers_neither_stop_the_batch_nor_get_a_lut(runner, tmp_path):
+    """A header claiming a size no LUT can serve (here: too wide for bilinear, or over
+    --max-pixels) fails its image alone; no LUT is built for it."""
+    source = twenty_good(tmp_path, "RGB")
+    png_claiming_size(source / "wide.png", 2**24, 4)
+    png_claiming_size(source / "big.png", 3000, 2000)
+    result = runner.invoke(cli, ["batch", str(source), "-o", str(tmp_path / "out"), "--resample", "bilinear",
+                                 "--max-pixels", "100000", "-q", "--time"])
+    assert result.exit_code == 1, result.output
+    assert "converted 20, skipped 0, failed 2 of 22" in result.stdout
+    luts = [line for line in result.stderr.splitlines() if line.startswith("LUTs: ")]
+    assert luts[0].startswith("LUTs: 32x16 ")
+    assert len(luts) == 1 and "3000x2000" not in luts[0] and "16777216x4" not in luts[0], luts
+    assert "wide.png: " in result.stderr and "big.png: " in result.stderr and "over the limit" in result.stderr
+
+
+def out_dir_left(tmp_path):
+    return (tmp_path / "out").exists()
+
+
+BAD_OPTIONS = [
+    (["--fill", "notacolor"], "--fill"),
+    (["--fill", "rgb(300,0,0)"], "--fill"),
+    (["--name", "{stem:x}"], "--name"),
+    (["--name", "{stem!z}"], "--name"),
+    (["--name", "{stem:>99999999999}"], "--name"),
+    (["--name", "{stem}"], "--name"),
+    (["--name", "{stem}.{ext}{other}"], "--name"),
+    (["--name", "../x_{stem}.{ext}"], "outside the output folder"),
+    (["--name", "/tmp/x_{stem}.{ext}"], "outside the output folder"),
+    (["--name", "{stem}/../../{stem}.{ext}"], "outside the output folder"),
+    (["--name", "{stem}" + "x" * 260 + ".{ext}"], "over 255 bytes"),
+    (["--scheduler", "garbage"], "--scheduler"),
+    (["--scheduler", "local:0"], "--scheduler"),
+    (["--scheduler", "local:abc"], "--scheduler"),
+    (["--scheduler", "tcp://"], "--scheduler"),
+    (["--scheduler", "tcp://host:99999"], "--scheduler"),
+    (["--scheduler", "tls://127.0.0.1:8786"], "--scheduler"),
+    (["--scheduler", "ucx://127.0.0.1:8786"], "--scheduler"),
+    (["--legacy", "--heading", "3"], "legacy"),
+    (["--report", "IN/m0.png"], "--report"),
+    (["--report", "OUT/m0.png"], "--report"),
+    (["--report", "TMP/missing/r.json"], "--report"),
+    (["--report", "OUT/"], "--report"),
+]
+
+
+@pytest.mark.parametrize("options,named", BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS])
+def test_bad_options_are_usage_errors_before_any_work(runner, folder, tmp_path, options, named):
+    """Exit 2, one message naming the option, and nothing created or changed."""
+    before = (folder / "m0.png").read_bytes()
+    places = {"IN/": folder, "OUT/": tmp_path / "out", "TMP/": tmp_path}
+    options = [next((str(places[p]) + "/" + o[len(p):] for p in places if o.startswith(p)), o) for o in options]
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", str(tmp_path / "out"), *options])
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "Traceback" not in result.output
+    assert not out_dir_left(tmp_path) and (folder / "m0.png").read_bytes() == before
+
+
+def test_bad_scheduler_from_the_environment_is_a_usage_error(runner, folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("POLEWARP_SCHEDULER", "local:-1")
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--scheduler 'local:-1'" in result.output
+    assert not out_dir_left(tmp_path)
+
+
+def test_scheduler_addresses_are_checked_without_dask():
+    assert parse_scheduler("local") == Scheduler(None)
+    assert parse_scheduler("local:3") == Scheduler(None, 3)
+    assert parse_scheduler("tcp://10.0.0.5") == Scheduler("tcp://10.0.0.5:8786")
+    assert parse_scheduler("tcp://[::1]:9000") == Scheduler("tcp://[::1]:9000")
+    assert parse_scheduler("tcp://sched.example.org:8786") == Scheduler("tcp://sched.example.org:8786")
+    for text in ("tcp://a b:1", "tcp://user@host:1", "tcp://host:1/path", "http://host:1", "host:8786"):
+        with pytest.raises(SpecError, match="--scheduler"):
+            parse_scheduler(text)
+
+
+@pytest.mark.parametrize("where,code,message", [
+    ("{file}/out", 2, "is under"),
+    ("{file}", 2, "is a file"),
+    ("/dev/null/x", 2, "/dev/null, which is not a folder"),
+    ("{loop}/out", 2, "a symlink loop"),
+])
+def test_impossible_out_dir_is_refused_before_any_work(runner, folder, tmp_path, where, code, message):
+    (tmp_path / "afile").write_bytes(b"x")
+    (tmp_path / "loop").symlink_to("loop")
+    where = where.format(file=tmp_path / "afile", loop=tmp_path / "loop")
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", where])
+    assert result.exit_code == code and message in result.output, result.output
+    assert "Traceback" not in result.output and (tmp_path / "afile").read_bytes() == b"x"
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs")
+def test_out_dir_that_cannot_be_made_is_one_line(runner, folder):
+    """sysfs refuses new folders even to root: found when the folder is made, before any image."""
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", "/sys/polewarp-test/out", "-q"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: /sys/polewarp-test/out: cannot create the output folder: Operation not permitted"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.parametrize("option", ["-o", "--report"])
+def test_read_only_folder_is_refused_before_any_work(runner, folder, tmp_path, option):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    target = locked / ("out" if option == "-o" else "r.json")
+    out = [] if option == "-o" else ["-o", str(tmp_path / "out")]
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), *out, option, str(target)])
+    assert result.exit_code == 2 and "permission denied" in result.output, result.output
+    assert not out_dir_left(tmp_path) and not list(locked.iterdir())
+
+
+@pytest.mark.slow
+def test_report_on_a_full_disk_is_one_line_and_the_outputs_stay(tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk: the images fit under it, the report does not."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(40):
+        Image.fromarray(make_map(8, 4, seed=i)).save(source / f"image_with_a_long_name_{i:02d}.png")
+    command = [sys.executable, "-m", "polewarp", "batch", str(source), "--no-cache", "-c", "1", "-q"]
+    subprocess.run([*command, "-o", str(tmp_path / "warm")], env=run_env(), check=True, capture_output=True)
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    report = tmp_path / "r.json"
+    run = subprocess.run([*command, "-o", str(tmp_path / "out"), "--report", str(report)], env=run_env(),
+                         capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip() == f"Error: --report {report}: cannot write the report: File too large"
+    assert "converted 40, skipped 0, failed 0 of 40" in run.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 40 and sorted(tmp_path.glob("*r.json*")) == []
+
+
+def test_a_symlink_loop_among_the_inputs_fails_alone(runner, folder, tmp_path):
+    (tmp_path / "loop.png").symlink_to("loop.png")
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), str(tmp_path / "loop.png"), "-o",
+                                 str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1 and "converted 3, skipped 0, failed 1 of 4" in result.stdout, result.output
+    assert result.stderr.strip().startswith(f"{tmp_path / 'loop.png'}: ") and "symbolic links" in result.stderr
+
+
+def test_report_into_the_output_folder_it_makes(runner, folder, tmp_path):
+    out = tmp_path / "out" / "maps"
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", str(out), "--report", str(out / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "r.json").read_text())) == 3
+
+
+def test_out_dir_equal_to_the_input_folder_lists_each_file_once(runner, folder):
+    result = runner.invoke(cli, ["batch", str(folder / "m*.png"), "-o", str(folder)])
+    assert result.exit_code == 2
+    for i in range(3):
+        assert result.output.count(f"m{i}.png") == 1, result.output
+    assert "--overwrite" not in result.output and "choose another -o/--out-dir" in result.output
+
+
+@pytest.mark.slow
+def test_a_fifo_among_the_inputs_is_refused_not_waited_for(tmp_path):
+    source = twenty_good(tmp_path)
+    os.mkfifo(source / "pipe.png")
+    run = subprocess.run([sys.executable, "-m", "polewarp", "batch", str(source / "g*.png"),
+                          str(source / "pipe.png"), "-o", str(tmp_path / "out"), "-q"],
+                         env=run_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert "converted 20, skipped 0, failed 1 of 21" in run.stdout
+    assert run.stderr.strip().startswith(f"{source / 'pipe.png'}: not a regular file")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not any(p.name == "debug" for p in cli.params), reason="needs the root group's --debug")
+def test_debug_shows_the_traceback_of_an_unexpected_failure(runner, tmp_path):
+    source = twenty_good(tmp_path)
+    two_page_tiff_without_second_width(source / "two.tif")
+    arguments = ["batch", str(source / "*"), "-o", str(tmp_path / "out"), "--format", "png", "-q"]
+    plain = runner.invoke(cli, arguments)
+    assert plain.exit_code == 1 and "Traceback" not in plain.stderr
+    assert f"{source / 'two.tif'}: " in plain.stderr and "run with --debug for details" in plain.stderr
+    debug = runner.invoke(cli, ["--debug", *arguments, "--overwrite"])
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr and "Missing dimensions" in debug.stderr

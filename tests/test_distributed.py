@@ -103,3 +103,27 @@ def test_ctrl_c_cancels_and_leaves_no_partial_output(tmp_path):
     names = [p.name for p in out.iterdir()]
     assert names and all(not name.startswith(".") for name in names), names
     assert len(names) < 24
+
+
+def test_unexpected_exception_in_a_task_is_one_line_with_details(maps, tmp_path, monkeypatch):
+    """A task that raises (here: a bug planted in the worker's conversion) fails its image with a
+    one-line reason and keeps the worker's traceback for --debug; the other images go on."""
+    from polewarp.engine import distributed as engine
+    from polewarp.engine.batch import BatchSettings, plan
+
+    def planted(item, luts, settings):
+        if item.input.name == "m3.png":
+            raise RuntimeError("planted\nsecond line")
+        return convert_one(item, luts, settings)
+
+    convert_one = engine.convert_one
+    monkeypatch.setattr(engine, "convert_one", planted)  # the workers are threads of this process
+    items = plan([str(maps / "m*.png")], tmp_path / "out")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  **engine.NO_DASHBOARD) as cluster, distributed.Client(cluster) as client:
+        results = engine.run_batch_dask(client, items, BatchSettings({}))
+    failed = [result for result in results if result.status == "failed"]
+    assert [r.input for r in failed] == [str(maps / "m3.png")]
+    assert failed[0].reason == "task failed: RuntimeError: planted"
+    assert "Traceback" in failed[0].details and "planted" in failed[0].details
+    assert sum(result.status == "converted" for result in results) == 5

@@ -6,12 +6,12 @@ import dataclasses
 import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
 from ..engine.atomic import atomic_output
 from ..engine.batch import BatchSettings, plan, run_batch
+from ..engine.errors import PolewarpError
 from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.lut import physical_cores
 from .options import (
@@ -27,10 +27,31 @@ from .options import (
 
 
 def write_report(path, results) -> None:
-    """--report: one record per input, written atomically."""
+    """--report: one record per input, written atomically (a full disk leaves no half file)."""
     records = [dataclasses.asdict(result) for result in results]
-    with atomic_output(path) as stream:
-        stream.write(json.dumps(records, indent=2).encode() + b"\n")
+    try:
+        with atomic_output(path) as stream:
+            stream.write(json.dumps(records, indent=2).encode() + b"\n")
+    except OSError as err:
+        raise PolewarpError(f"--report {path}: cannot write the report: {err.strerror or err}") from None
+
+
+def check_scheduler(address: str | None):
+    """--scheduler parsed before any work (Dask is imported only to connect)."""
+    if address is None:
+        return None
+    from ..engine.distributed import parse_scheduler
+
+    return parse_scheduler(address)
+
+
+def failure_lines(result, debug: bool) -> str:
+    """A failed image: one line, plus its traceback under --debug when it was unexpected."""
+    if not result.details:
+        return f"{result.input}: {result.reason}"
+    if debug:
+        return f"{result.input}: {result.reason}\n{result.details.rstrip()}"
+    return f"{result.input}: {result.reason} (run with --debug for details)"
 
 
 @click.command()
@@ -38,13 +59,15 @@ def write_report(path, results) -> None:
 @click.option("-o", "--out-dir", type=click.Path(), required=True, help="Output folder (created if missing).")
 @click.option("--recursive", is_flag=True, help="Take folders' subfolders too, mirrored under OUT-DIR.")
 @click.option("--name", "template", default="{stem}.{ext}", show_default=True,
-              help="Output name template: {stem} of the input, {ext} of the output format.")
+              help="Output name template: {stem} of the input, {ext} of the output format (e.g. "
+                   "'{stem}_tm.{ext}', 'tm/{stem}.{ext}'); outputs stay inside OUT-DIR.")
 @click.option("--format", "fmt", default=None, help="Output format: png, jpg, tif, bmp, gif, ppm, webp "
                                                    "[the input's].")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failure.")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write a JSON record per input.")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write a JSON record per input (into an existing folder, over no input or output).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, and where, then stop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines but failures.")
 @click.option("-t", "--time", "timing", is_flag=True, help="Say how the LUTs were obtained and the time spent.")
@@ -68,22 +91,26 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     Images of one size share one LUT (from the cache, built once on a miss). Images are spread
     over --workers processes; a bad file is reported and the rest converted.
     """
-    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing)
+    where = check_scheduler(scheduler)
+    settings = BatchSettings(take_geometry(options), fill, take_encoder(options), max_pixels)
+    build = take_build(options)
+    cache = take_cache(options)
+    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)
     if dry_run:
         for item in items:
             click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
         return
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    settings = BatchSettings(take_geometry(options), fill, take_encoder(options), max_pixels)
-    build = take_build(options)
+    debug = bool(ctx.find_root().params.get("debug"))
     workers = build.workers or physical_cores()
     start = time.perf_counter()
     with click.progressbar(length=len(items), label="converting", file=sys.stderr, hidden=quiet,
                            show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:
 
         def progress(result):
+            for warning in [] if quiet else result.warnings:
+                click.echo(f"\n{result.input}: warning: {warning}", err=True)
             if result.status == "failed":
-                click.echo(f"\n{result.input}: {result.reason}", err=True)
+                click.echo("\n" + failure_lines(result, debug), err=True)
             elif result.status == "skipped" and not quiet:
                 click.echo(f"\n{result.input}: skipped ({result.reason})", err=True)
             elapsed = time.perf_counter() - start
@@ -91,27 +118,26 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
 
         build = dataclasses.replace(build, workers=None)
         notes = []
-        if scheduler:
+        if where:
             from ..engine.distributed import connect, run_batch_dask
 
-            with connect(scheduler) as client:
-                results = run_batch_dask(client, items, settings, lut_transfer, build, take_cache(options),
-                                         fail_fast, progress, notes.append)
+            with connect(where) as client:
+                results = run_batch_dask(client, items, settings, lut_transfer, build, cache, fail_fast, progress,
+                                         notes.append)
         else:
-            results = run_batch(items, settings, workers, build, take_cache(options), fail_fast, progress,
-                                notes.append)
+            results = run_batch(items, settings, workers, build, cache, fail_fast, progress, notes.append)
     if timing:
         for note in notes:
             click.echo(note, err=True)
         elapsed = time.perf_counter() - start
         click.echo(f"{len(results)} images in {elapsed:.2f} s, {len(results) / elapsed:.2f} images/s", err=True)
-    if report:
-        write_report(report, results)
     counts = {status: sum(r.status == status for r in results) for status in ("converted", "skipped", "failed")}
     not_run = len(items) - len(results)
     click.echo(f"converted {counts['converted']}, skipped {counts['skipped']}, failed {counts['failed']}"
                + (f", not started {not_run}" if not_run else "")
                + f" of {len(items)} in {time.perf_counter() - start:.1f} s")
+    if report:
+        write_report(report, results)
     if counts["failed"]:
         ctx.exit(1)
 

@@ -10,9 +10,14 @@ Dask is imported only here, and only when a scheduler is asked for.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import ipaddress
 import logging
 import os
+import re
 import time
+import traceback
+import urllib.parse
 from pathlib import Path
 
 from .batch import (
@@ -20,17 +25,25 @@ from .batch import (
     BatchSettings,
     ItemResult,
     convert_one,
+    failed_task,
     luts_for,
+    make_folders,
+    one_line,
     remove_stray_temporaries,
     split_skipped,
 )
 from .cache import LutCache, cache_key
-from .errors import PolewarpError
+from .errors import PolewarpError, SpecError
 from .geometry import GeometrySpec
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
 
 TRANSFERS = ("cache", "scatter")
 ENV_SCHEDULER = "POLEWARP_SCHEDULER"
+DEFAULT_PORT = 8786  # Dask's scheduler port
+# The scheduler serves HTTP even without a dashboard, on 8787 unless told: a free port instead,
+# so that a second local cluster neither fails nor warns.
+NO_DASHBOARD = {"dashboard_address": ":0", "scheduler_kwargs": {"dashboard": False}}
+HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 def import_distributed():
@@ -42,29 +55,79 @@ def import_distributed():
     return distributed
 
 
+@dataclasses.dataclass(frozen=True)
+class Scheduler:
+    """A checked --scheduler: a tcp:// address, or a local cluster of ``workers`` processes."""
+
+    address: str | None  # None: start a local cluster
+    workers: int | None = None  # local: None lets Dask choose
+
+
+def _local(text: str) -> Scheduler:
+    """local, or local:N with N >= 1 worker processes."""
+    if text == "local":
+        return Scheduler(None)
+    count = text.removeprefix("local:")
+    if not (count.isascii() and count.isdigit() and int(count) >= 1):
+        raise SpecError(f"--scheduler {text!r}: local:N needs a whole number of workers N of at least 1")
+    return Scheduler(None, int(count))
+
+
+def _host(name: str | None) -> str | None:
+    """A host name or IP address as a URL writes it, or None for anything else."""
+    if not name:
+        return None
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return name if HOST_NAME.fullmatch(name) else None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def parse_scheduler(text: str) -> Scheduler:
+    """--scheduler checked without Dask or the network: local, local:N (N >= 1), or a scheduler
+    at tcp://host[:port] (Dask's port 8786 when none is given)."""
+    if text == "local" or text.startswith("local:"):
+        return _local(text)
+    scheme, separator, rest = text.partition("://")
+    if separator and scheme in ("tls", "ucx", "ws", "wss", "inproc"):
+        raise SpecError(f"--scheduler {text!r}: polewarp connects over tcp:// only ({scheme}:// needs "
+                        "security or transport settings it does not pass to Dask)")
+    parts = urllib.parse.urlsplit(f"tcp://{rest}")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    host = _host(parts.hostname)
+    plain = not ("@" in rest or parts.path or parts.query or parts.fragment)
+    if scheme != "tcp" or host is None or port in (-1, 0) or not plain:
+        raise SpecError(f"--scheduler {text!r}: use tcp://host:port (e.g. tcp://10.0.0.5:8786), local "
+                        "or local:N")
+    return Scheduler(f"tcp://{host}:{port or DEFAULT_PORT}")
+
+
 @contextlib.contextmanager
-def connect(address: str):
-    """A Client of the cluster at ``address``; ``local[:N]`` starts N worker processes here
+def connect(scheduler: Scheduler | str):
+    """A Client of the cluster at ``scheduler``; a local one starts its worker processes here
     (on loopback only) and stops them afterwards."""
+    if isinstance(scheduler, str):
+        scheduler = parse_scheduler(scheduler)
     distributed = import_distributed()
     cluster = None
     try:
-        if address == "local" or address.startswith("local:"):
-            workers = int(address.split(":", 1)[1]) if ":" in address else None
-            if workers is not None and workers < 1:
-                raise ValueError
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=None,
-                                               silence_logs=logging.ERROR)
+        if scheduler.address is None:
+            cluster = distributed.LocalCluster(n_workers=scheduler.workers, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", silence_logs=logging.ERROR, **NO_DASHBOARD)
             client = distributed.Client(cluster)
         else:
-            client = distributed.Client(address, timeout="10s")
-    except ValueError:
-        raise PolewarpError(f"scheduler {address!r}: use ADDRESS (tcp://host:8786) or local[:N]") from None
-    except OSError as err:
+            client = distributed.Client(scheduler.address, timeout="10s")
+    except Exception as err:  # Dask raises OSError, TimeoutError, but not only
         if cluster is not None:
             cluster.close()
-        raise PolewarpError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+        where = scheduler.address or "a local cluster"
+        failure = PolewarpError(f"cannot reach the Dask scheduler at {where}: {one_line(err)}")
+        failure.details = "".join(traceback.format_exception(err))
+        raise failure from None
     try:
         yield client
     finally:
@@ -131,6 +194,7 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
         raise PolewarpError(f"LUT transfer must be one of {', '.join(TRANSFERS)}, not {transfer!r}")
     results, todo = split_skipped(items, progress)
     check_visible(client, todo)
+    make_folders(todo)
     start = time.perf_counter()
     if transfer == "scatter":
         luts = luts_for(todo, settings, build, cache)
@@ -152,7 +216,7 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
             try:
                 result = future.result()
             except Exception as err:  # the task itself failed (e.g. its worker died too often)
-                result = ItemResult(str(item.input), str(item.output), "failed", reason=f"task failed: {err}")
+                result = failed_task(item, err)
             results[item] = result
             if progress:
                 progress(result)
@@ -167,4 +231,5 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     return [results[item] for item in items if item in results]
 
 
-__all__ = ["BatchItem", "ENV_SCHEDULER", "TRANSFERS", "check_visible", "connect", "run_batch_dask"]
+__all__ = ["BatchItem", "ENV_SCHEDULER", "TRANSFERS", "Scheduler", "check_visible", "connect", "parse_scheduler",
+           "run_batch_dask"]
