@@ -66,20 +66,16 @@ class FiniteFloat(click.ParamType):
 
 
 def fill_handler(ctx, param, value):
-    """--fill: a colour Pillow reads, every component within 0-255 (Pillow lets 'rgb(300,0,0)' and
-    'hsv(0,200%,50%)' through unclamped); the conversion to the image's mode happens per image."""
+    """--fill: checked as a colour before any work; its conversion to the image's mode is per image."""
     if value is None:
         return None
-    from PIL import ImageColor
+    from ..engine.errors import SpecError
+    from ..engine.imageio import check_fill
 
     try:
-        components = ImageColor.getrgb(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a colour: a name (red), #RRGGBB[AA] or rgb(R,G,B)",
-                                 ctx, param) from None
-    if any(not 0 <= c <= 255 for c in components):
-        raise click.BadParameter(f"{value!r}: every component must be within 0-255, not {components}",
-                                 ctx, param)
+        check_fill(value)
+    except SpecError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
     return value
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import glob
 import os
 import re
-import stat
 import string
 import time
 import traceback
@@ -23,8 +22,6 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from pathlib import Path, PurePath
 
-from PIL import Image, ImageColor
-
 from .errors import ImageError, PolewarpError, SpecError
 from .geometry import GeometrySpec
 from .imageio import (
@@ -32,8 +29,10 @@ from .imageio import (
     EXTENSIONS,
     FORMATS,
     EncoderOptions,
+    check_fill,
     check_storable,
     output_format,
+    probe_size,
     read_image,
     write_image,
 )
@@ -68,16 +67,6 @@ class ItemResult:
     reason: str | None = None
     details: str | None = None  # the traceback of an unexpected failure, for --debug
     warnings: list[str] = dataclasses.field(default_factory=list)  # Pillow's, about damage it read past
-
-
-def check_fill(color: str) -> None:
-    """--fill must be a colour Pillow knows, with 8-bit components: refused before any image."""
-    try:
-        components = ImageColor.getrgb(color)
-    except ValueError as err:
-        raise SpecError(f"--fill {color!r}: {err}") from None
-    if not all(0 <= value <= 255 for value in components):
-        raise SpecError(f"--fill {color!r}: each component must be from 0 to 255")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,26 +266,6 @@ def make_folders(items) -> None:
             raise PolewarpError(f"{folder}: cannot create the output folder: {err.strerror or err}") from None
 
 
-def check_regular_file(path: Path) -> None:
-    """Only regular files are opened: a FIFO or a device would block the batch or never end."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # missing or unreadable: read_image says which
-    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-        raise ImageError(f"{path}: not a regular file (a FIFO, socket or device); polewarp reads files only")
-
-
-def probe_size(path: Path):
-    """The image size from its header only, or None when it cannot be read (it fails later)."""
-    try:
-        check_regular_file(path)
-        with Image.open(path) as image:
-            return image.size
-    except Exception:  # any unreadable file is reported by its conversion
-        return None
-
-
 # --- the pool ---------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -358,7 +327,6 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
     """convert_one's work, filling ``result``."""
     stage = "read"
     try:
-        check_regular_file(item.input)
         picture = prepare(read_image(item.input, settings.max_pixels), settings.geometry.get("resample", "nearest"))
         result.size = picture.size
         stage = "convert"

@@ -241,6 +241,17 @@ def to_image(picture: Picture) -> Image.Image:
     return image
 
 
+def check_fill(color: str) -> None:
+    """A fill colour must be one Pillow reads with every component within 0-255 (Pillow lets
+    'rgb(300,0,0)' and 'hsv(0,200%,50%)' through unclamped): checked before any image."""
+    try:
+        components = ImageColor.getrgb(color)
+    except ValueError:
+        raise SpecError(f"{color!r} is not a colour: a name (red), #RRGGBB[AA] or rgb(R,G,B)") from None
+    if any(not 0 <= c <= 255 for c in components):
+        raise SpecError(f"{color!r}: every component must be within 0-255, not {components}")
+
+
 def fill_color(color: str | None, picture: Picture):
     """Per-channel fill for "no source" pixels: ``color`` as Pillow reads it, else black
     (transparent where the image has alpha)."""
