@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..engine.errors import Interrupted, PolewarpError, SpecError
+from ..engine.signals import on_signal
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -72,10 +73,6 @@ def cli(quiet):
     logger.setLevel(logging.ERROR if quiet else logging.INFO)
 
 
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
 def main(args=None):
     """Console entry point: SIGINT and SIGTERM unwind the stack so every finally runs.
 
@@ -83,8 +80,8 @@ def main(args=None):
     leaves with os._exit: tearing down numba's and numpy's modules takes up to a few hundred
     milliseconds and has nothing left to clean.
     """
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         code = cli.main(args=args, prog_name="polewarp", standalone_mode=False)
     except click.ClickException as err:

@@ -1,0 +1,48 @@
+"""SIGINT and SIGTERM as an ``Interrupted`` exception, held back while a critical section runs.
+
+The command line installs ``on_signal``, so that a signal unwinds the stack and every
+``finally`` cleans up. Some moments must not be cut: forking the pool's workers (Python's
+fork hooks and the executor's half-started threads would print tracebacks), shutting it down
+and releasing a segment. Inside ``deferred()`` the handler only records the signal; it is
+raised again when the outermost section ends, so none is ever swallowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+
+from .errors import Interrupted
+
+_depth = 0  # nested critical sections now running
+_pending: int | None = None  # the first signal that arrived during them
+
+
+def on_signal(signum, frame) -> None:
+    """The SIGINT/SIGTERM handler: raise ``Interrupted`` now, or once the critical section ends."""
+    global _pending
+    if _depth:
+        _pending = _pending or signum
+        return
+    raise Interrupted(signum)
+
+
+def pending() -> int | None:
+    """The signal held back by the running critical section, if one arrived."""
+    return _pending
+
+
+@contextlib.contextmanager
+def deferred():
+    """A critical section: signals wait for its end (the outermost one re-raises them)."""
+    global _depth, _pending
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if not _depth and _pending is not None:
+            signum, _pending = _pending, None
+            # raise_signal runs the Python handler before it returns (in the main thread),
+            # and with no handler of ours installed the default action applies.
+            signal.raise_signal(signum)
