@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..engine.errors import Interrupted, PolewarpError, SpecError
-from ..engine.signals import on_signal
+from ..engine.signals import install as install_signal_handlers
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -80,8 +80,7 @@ def main(args=None):
     leaves with os._exit: tearing down numba's and numpy's modules takes up to a few hundred
     milliseconds and has nothing left to clean.
     """
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    install_signal_handlers()
     try:
         code = cli.main(args=args, prog_name="polewarp", standalone_mode=False)
     except click.ClickException as err:

@@ -1,19 +1,25 @@
 """SIGINT and SIGTERM as an ``Interrupted`` exception, held back while a critical section runs.
 
-The command line installs ``on_signal``, so that a signal unwinds the stack and every
-``finally`` cleans up. Some moments must not be cut: forking the pool's workers (Python's
-fork hooks and the executor's half-started threads would print tracebacks), shutting it down
-and releasing a segment. Inside ``deferred()`` the handler only records the signal; it is
-raised again when the outermost section ends, so none is ever swallowed.
+The command line calls ``install``, so that a signal unwinds the stack and every ``finally``
+cleans up. Some moments must not be cut: forking the pool's workers (Python's fork hooks and
+the executor's half-started threads would print tracebacks), shutting it down and releasing a
+segment. Inside ``deferred()`` the handler only records the signal; it is raised again when
+the outermost section ends. Where Python cannot propagate an exception (a ctypes callback
+such as llvmlite's while numba compiles, a ``__del__``) the signal is delivered again a
+moment later, so none is ever swallowed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
+import threading
 
 from .errors import Interrupted
 
+REDELIVERY_S = 0.01  # ample for the code that swallowed the exception to return
 _depth = 0  # nested critical sections now running
 _pending: int | None = None  # the first signal that arrived during them
 
@@ -25,6 +31,25 @@ def on_signal(signum, frame) -> None:
         _pending = _pending or signum
         return
     raise Interrupted(signum)
+
+
+def install() -> None:
+    """SIGINT and SIGTERM raise ``Interrupted`` (exit codes 130 and 143), and are never lost."""
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sys.unraisablehook = _redeliver_interruption
+
+
+def _redeliver_interruption(unraisable, previous=sys.unraisablehook) -> None:
+    """An ``Interrupted`` raised where Python can only print and drop it: send the signal again
+    in a moment, once the code that dropped it has returned (the handler runs in the main
+    thread, after this hook)."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        previous(unraisable)
+        return
+    resend = threading.Timer(REDELIVERY_S, os.kill, (os.getpid(), unraisable.exc_value.signum))
+    resend.daemon = True
+    resend.start()
 
 
 def pending() -> int | None:

@@ -269,14 +269,14 @@ def process_pool(workers: int, initializer, initargs) -> ProcessPoolExecutor:
     thread that forked them (PR_SET_PDEATHSIG's rule): call this from one that outlives the pool.
     """
     context = multiprocessing.get_context(start_method())
-    with signals.deferred():
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
-                                       initargs=initargs)
-        try:
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
+                                   initargs=initargs)
+    try:
+        with signals.deferred():
             executor.submit(os.getpid)  # a fork pool forks all its workers at the first task
-        except BaseException:
-            shutdown(executor, abandon=True)
-            raise
+    except BaseException:  # a signal held back, raised as the section ends, lands here too
+        shutdown(executor, abandon=True)
+        raise
     return executor
 
 
