@@ -295,3 +295,40 @@ def test_signals_at_random_moments(tmp_path):
             path.unlink()
         assert polewarp_segments() == set()
     assert codes.count(0) < len(codes) / 2, codes  # the moments fell mostly inside the run
+
+
+@pytest.fixture
+def polewarp_signals(monkeypatch):
+    """polewarp's SIGTERM handling in this process, for the test's duration."""
+    from polewarp.engine import signals
+
+    monkeypatch.setattr(signals, "_interrupted", False)
+    monkeypatch.setattr(sys, "unraisablehook", signals._unraisable)
+    previous = signal.signal(signal.SIGTERM, signals.on_signal)
+    yield signals
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_signal_waits_for_the_critical_section(polewarp_signals):
+    from polewarp.engine.errors import Interrupted
+
+    finished = False
+    with pytest.raises(Interrupted) as raised:
+        with polewarp_signals.deferred():
+            signal.raise_signal(signal.SIGTERM)
+            finished = True
+    assert finished and raised.value.exit_code == 143 and polewarp_signals.pending() is None
+
+
+def test_a_signal_python_drops_is_delivered_again(polewarp_signals):
+    from polewarp.engine.errors import Interrupted
+
+    class Dropping:
+        def __del__(self):  # an exception here is printed and dropped, as in a ctypes callback
+            signal.raise_signal(signal.SIGTERM)
+
+    deadline = time.monotonic() + 5
+    with pytest.raises(Interrupted):
+        Dropping()
+        while time.monotonic() < deadline:
+            time.sleep(0.001)

@@ -22,14 +22,16 @@ from .errors import Interrupted
 REDELIVERY_S = 0.01  # ample for the code that swallowed the exception to return
 _depth = 0  # nested critical sections now running
 _pending: int | None = None  # the first signal that arrived during them
+_interrupted = False  # a signal was raised: the process is unwinding to exit
 
 
 def on_signal(signum, frame) -> None:
     """The SIGINT/SIGTERM handler: raise ``Interrupted`` now, or once the critical section ends."""
-    global _pending
+    global _pending, _interrupted
     if _depth:
         _pending = _pending or signum
         return
+    _interrupted = True
     raise Interrupted(signum)
 
 
@@ -37,15 +39,17 @@ def install() -> None:
     """SIGINT and SIGTERM raise ``Interrupted`` (exit codes 130 and 143), and are never lost."""
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    sys.unraisablehook = _redeliver_interruption
+    sys.unraisablehook = _unraisable
 
 
-def _redeliver_interruption(unraisable, previous=sys.unraisablehook) -> None:
+def _unraisable(unraisable, previous=sys.unraisablehook) -> None:
     """An ``Interrupted`` raised where Python can only print and drop it: send the signal again
     in a moment, once the code that dropped it has returned (the handler runs in the main
-    thread, after this hook)."""
+    thread, after this hook). Other errors Python drops are printed as usual, but not once
+    a signal is unwinding the process."""
     if not isinstance(unraisable.exc_value, Interrupted):
-        previous(unraisable)
+        if not _interrupted:  # else a side effect of cutting code short (a half-built object's __del__)
+            previous(unraisable)
         return
     resend = threading.Timer(REDELIVERY_S, os.kill, (os.getpid(), unraisable.exc_value.signum))
     resend.daemon = True
