@@ -302,7 +302,7 @@ def polewarp_signals(monkeypatch):
     """polewarp's SIGTERM handling in this process, for the test's duration."""
     from polewarp.engine import signals
 
-    monkeypatch.setattr(signals, "_interrupted", False)
+    monkeypatch.setattr(signals, "_raised", None)
     monkeypatch.setattr(sys, "unraisablehook", signals._unraisable)
     previous = signal.signal(signal.SIGTERM, signals.on_signal)
     yield signals
@@ -332,3 +332,15 @@ def test_a_signal_python_drops_is_delivered_again(polewarp_signals):
         Dropping()
         while time.monotonic() < deadline:
             time.sleep(0.001)
+
+
+def test_an_error_a_signal_turned_into_stays_the_signal(polewarp_signals):
+    from polewarp.engine.errors import Interrupted
+
+    with pytest.raises(Interrupted) as raised:
+        with polewarp_signals.kept_as_interruption():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except Interrupted:  # what C code importing a module does with it
+                raise ImportError("numba._devicearray failed to import") from None
+    assert raised.value.exit_code == 143

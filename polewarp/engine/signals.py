@@ -22,16 +22,16 @@ from .errors import Interrupted
 REDELIVERY_S = 0.01  # ample for the code that swallowed the exception to return
 _depth = 0  # nested critical sections now running
 _pending: int | None = None  # the first signal that arrived during them
-_interrupted = False  # a signal was raised: the process is unwinding to exit
+_raised: int | None = None  # the signal last raised: the process is unwinding to exit
 
 
 def on_signal(signum, frame) -> None:
     """The SIGINT/SIGTERM handler: raise ``Interrupted`` now, or once the critical section ends."""
-    global _pending, _interrupted
+    global _pending, _raised
     if _depth:
         _pending = _pending or signum
         return
-    _interrupted = True
+    _raised = signum
     raise Interrupted(signum)
 
 
@@ -40,6 +40,14 @@ def install() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     sys.unraisablehook = _unraisable
+    sys.excepthook = _excepthook
+
+
+def _excepthook(kind, value, traceback, previous=sys.excepthook) -> None:
+    """C code that swallows an error prints it through here (numba's import does, before it
+    fails): an ``Interrupted`` is not an error to show."""
+    if not isinstance(value, Interrupted):
+        previous(kind, value, traceback)
 
 
 def _unraisable(unraisable, previous=sys.unraisablehook) -> None:
@@ -48,12 +56,24 @@ def _unraisable(unraisable, previous=sys.unraisablehook) -> None:
     thread, after this hook). Other errors Python drops are printed as usual, but not once
     a signal is unwinding the process."""
     if not isinstance(unraisable.exc_value, Interrupted):
-        if not _interrupted:  # else a side effect of cutting code short (a half-built object's __del__)
+        if _raised is None:  # else a side effect of cutting code short (a half-built object's __del__)
             previous(unraisable)
         return
     resend = threading.Timer(REDELIVERY_S, os.kill, (os.getpid(), unraisable.exc_value.signum))
     resend.daemon = True
     resend.start()
+
+
+@contextlib.contextmanager
+def kept_as_interruption():
+    """Around code that can turn ``Interrupted`` into another error (C code importing a module
+    reports "failed to import"): once a signal was raised, the signal is what ends the run."""
+    try:
+        yield
+    except Exception:
+        if _raised is not None:
+            raise Interrupted(_raised) from None
+        raise
 
 
 def pending() -> int | None:
