@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import errno
-import fcntl
 import mmap
 import multiprocessing
 import multiprocessing.connection
@@ -32,6 +31,9 @@ import numpy as np
 
 from . import signals
 from .errors import PolewarpError, WorkerError
+
+if os.name == "posix":  # the lock scheme's flock (used where SEGMENT_DIR exists)
+    import fcntl
 
 SEGMENT_DIR = Path("/dev/shm")  # where POSIX shared memory is a file system (Linux)
 SEGMENT_PREFIX = "polewarp_"
