@@ -346,3 +346,19 @@ def test_an_error_a_signal_turned_into_stays_the_signal(polewarp_signals):
             except Interrupted:  # what C code importing a module does with it
                 raise ImportError("numba._devicearray failed to import") from None
     assert raised.value.exit_code == 143
+
+
+def test_a_signal_while_a_segment_is_made_leaves_none(polewarp_signals, monkeypatch):
+    from polewarp.engine.errors import Interrupted
+
+    fallocate = os.posix_fallocate
+
+    def signalled(fd, offset, length):
+        signal.raise_signal(signal.SIGTERM)  # held back until the segment is owned
+        fallocate(fd, offset, length)
+
+    monkeypatch.setattr(os, "posix_fallocate", signalled)
+    with pytest.raises(Interrupted) as raised:
+        SharedArray((1000,), np.uint8)
+    # Unlinked now, not when the traceback (which the CLI keeps until it exits) is freed.
+    assert raised.traceback and not list(SEGMENT_DIR.glob(f"*{LOCKED_PREFIX}{os.getpid()}_*"))

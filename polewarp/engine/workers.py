@@ -124,19 +124,26 @@ class SharedArray:
     def __init__(self, shape: tuple[int, ...], dtype):
         dtype = np.dtype(dtype)
         size = max(1, int(np.prod(shape)) * dtype.itemsize)
-        self._memory = None
-        with signals.deferred():  # a signal here must leave no unowned segment behind
-            if SEGMENT_DIR.is_dir():
-                remove_orphans()
-                name, fd = _create_locked(size)
-                self._release = weakref.finalize(self, _release, SEGMENT_DIR / name, fd, os.getpid())
-                mapping = mmap.mmap(fd, size)
-            else:
-                self._memory = shared_memory.SharedMemory(create=True, size=size)
-                name, mapping = self._memory.name, self._memory.buf
-                self._release = weakref.finalize(self, _release_memory, self._memory)
-        self.array = np.ndarray(shape, dtype=dtype, buffer=mapping)
+        self._memory = self._release = None
+        try:
+            with signals.deferred():  # no signal between creating the segment and owning it
+                name, buffer = self._create(size)
+        except BaseException:  # a signal held back is raised as the section ends, here
+            self.close()
+            raise
+        self.array = np.ndarray(shape, dtype=dtype, buffer=buffer)
         self.handle = SharedArrayHandle(name, tuple(shape), dtype.str)
+
+    def _create(self, size: int) -> tuple[str, object]:
+        """Create the segment and arrange its release: (name, buffer)."""
+        if not SEGMENT_DIR.is_dir():
+            self._memory = shared_memory.SharedMemory(create=True, size=size)
+            self._release = weakref.finalize(self, _release_memory, self._memory)
+            return self._memory.name, self._memory.buf
+        remove_orphans()
+        name, fd = _create_locked(size)
+        self._release = weakref.finalize(self, _release, SEGMENT_DIR / name, fd, os.getpid())
+        return name, mmap.mmap(fd, size)
 
     def detach(self) -> np.ndarray:
         """The array, kept alive past ``close``: a mapped file stays mapped after its unlink
@@ -146,8 +153,9 @@ class SharedArray:
     def close(self) -> None:
         """Unlink the segment (its memory goes with the last view of it); safe to call twice."""
         self.array = None
-        with signals.deferred():
-            self._release()
+        if self._release is not None:
+            with signals.deferred():
+                self._release()
 
     def __enter__(self):
         return self
