@@ -1,23 +1,79 @@
 """Shared fixtures: a CLI runner, small test images, an isolated cache, a shared-memory check."""
 
+import fcntl
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-SHM = Path("/dev/shm")
+from polewarp.engine.workers import LOCKED_PREFIX, SEGMENT_DIR
+
+# This test run's processes: pytest itself and every process a test started.
+_run_pids = {os.getpid()}
+
+
+class _RecordingPopen(subprocess.Popen):
+    """subprocess.Popen that remembers the pid it started (subprocess.run goes through it too)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _run_pids.add(self.pid)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def record_started_processes():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess, "Popen", _RecordingPopen)
+        yield
+
+
+def _locked(path: Path) -> bool:
+    """Whether a live process holds the segment's lock (its creator or their workers)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _ours(pid: int, path: Path) -> bool:
+    """A segment is this run's when pytest made it, or a process a test started did: either
+    still running, or gone (the lock is free). Pids are reused: a live holder that is not one
+    of pytest's processes belongs to another run, a polewarp started meanwhile elsewhere."""
+    if pid == os.getpid():
+        return True
+    if pid not in _run_pids:
+        return False
+    return not _locked(path) or pid in {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def segment_pid(name: str) -> int:
+    """The creator's pid in a segment's name (polewarp_lk_<pid>_<random>)."""
+    return int(name[len(LOCKED_PREFIX):].split("_")[0])
 
 
 def polewarp_segments():
-    return {p.name for p in SHM.glob("polewarp_*")} if SHM.is_dir() else set()
+    """This run's polewarp segments in /dev/shm: another polewarp (or pytest) running at the same
+    time on this machine must not fail the suite."""
+    if not SEGMENT_DIR.is_dir():
+        return set()
+    return {path.name for path in SEGMENT_DIR.glob(LOCKED_PREFIX + "*") if _ours(segment_pid(path.name), path)}
 
 
 @pytest.fixture(autouse=True)
 def no_segment_left_behind():
-    """Every test must leave /dev/shm as it found it."""
+    """Every test must leave this run's segments as it found them."""
     before = polewarp_segments()
     yield
     assert polewarp_segments() - before == set()
@@ -72,7 +128,6 @@ def slow_batch_folder(tmp_path, count=24, size=(1200, 600)):
 
 def start_batch(source, out, *extra):
     """A real `polewarp batch` subprocess at PNG level 9 (slow on purpose)."""
-    import subprocess
     import sys
 
     return subprocess.Popen([sys.executable, "-m", "polewarp", "batch", str(source), "-o", str(out),
@@ -92,7 +147,5 @@ def wait_for_outputs(process, out, count=1, timeout=90):
 
 def worker_processes(process):
     """The run's child processes but multiprocessing's resource tracker."""
-    import psutil
-
     return [child for child in psutil.Process(process.pid).children()
             if "resource_tracker" not in " ".join(child.cmdline())]

@@ -70,21 +70,60 @@ def test_plot_needs_matplotlib_or_draws(runner, tmp_path):
         assert result.exit_code == 0 and target.stat().st_size > 1000
 
 
+def wait_for_progress(process, stream: int, percent: int, timeout: float = 120) -> None:
+    """Read the progress bar from ``stream`` (a terminal, so that it is drawn) until it shows
+    ``percent``, failing if the run ends or the deadline passes first."""
+    import os
+    import re
+    import select
+    import time
+
+    deadline, shown = time.monotonic() + timeout, b""
+    while not any(int(p) >= percent for p in re.findall(rb"(\d+)%", shown[-200:])):
+        assert process.poll() is None and time.monotonic() < deadline, shown[-500:]
+        if select.select([stream], [], [], 0.1)[0]:
+            shown += os.read(stream, 4096)
+
+
+def read_all(stream: int) -> bytes:
+    """What is left to read on a terminal whose other end is closed."""
+    import os
+
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(stream, 65536)
+        except OSError:  # EIO: the other end is closed and all was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @pytest.mark.slow
-def test_ctrl_c_prints_what_was_measured(tmp_path):
+def test_ctrl_c_prints_what_was_measured():
+    import os
+    import pty
     import signal
     import subprocess
     import sys
-    import time
 
     from .conftest import run_env
 
+    # Half the builds are the 1024x512 ones: past 50% their tables are done, 4096x2048's run.
+    terminal, stderr = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "polewarp", "profile", "--size", "1024x512,4096x2048", "--backend", "serial,threads",
-         "--repeat", "5"], env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # the 1024x512 tables are done, the 4096x2048 ones are running
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+         "--workers", "1,2", "--repeat", "5"], env=run_env(), stdout=subprocess.PIPE, stderr=stderr, text=True)
+    os.close(stderr)
+    try:
+        wait_for_progress(process, terminal, 51)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+        err = read_all(terminal).decode(errors="replace")
+    finally:
+        os.close(terminal)
     assert process.returncode == 130, err
     assert "settings measured" in err and "## 1024x512, serial" in out
 

@@ -13,6 +13,7 @@ import traceback
 import click
 
 from .. import __version__
+from ..engine import signals
 from ..engine.errors import Interrupted, PolewarpError, SpecError, interruption_behind
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -166,33 +167,13 @@ def cli(quiet, verbose, debug):
     pillow.propagate = False
 
 
-# The signals main()'s handler turned into Interrupted. Python can swallow the exception where
-# it cannot propagate (a ctypes callback inside numba's compiler does, leaving numba to fail
-# later with "RuntimeError: no compiled object yet"): this record cannot be swallowed.
-RECEIVED: list[int] = []
-
-
-def _raise_interrupted(signum, frame):
-    RECEIVED.append(signum)
-    raise Interrupted(signum)
-
-
-def _quiet_unraisable(hook):
-    """sys.unraisablehook that leaves out a swallowed Interrupted (RECEIVED has it) and passes the
-    rest to ``hook``."""
-
-    def unraisable(arguments):
-        if not isinstance(arguments.exc_value, (Interrupted, KeyboardInterrupt)):
-            hook(arguments)
-
-    return unraisable
-
-
 def find_interruption(err: BaseException | None = None) -> BaseException | None:
-    """The interruption behind ``err``, else the one main()'s handler received and Python swallowed."""
+    """The interruption behind ``err``, else the signal the handler raised that Python swallowed
+    (a ctypes callback inside numba's compiler does, leaving numba to fail later with
+    "RuntimeError: no compiled object yet")."""
     found = interruption_behind(err) if err is not None else None
-    if found is None and RECEIVED:
-        found = Interrupted(RECEIVED[-1])
+    if found is None and signals.raised() is not None:
+        found = Interrupted(signals.raised())
     return found
 
 
@@ -219,9 +200,7 @@ def main(args=None):
     leaves with os._exit: tearing down numba's and numpy's modules takes up to a few hundred
     milliseconds and has nothing left to clean.
     """
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    sys.unraisablehook = _quiet_unraisable(sys.unraisablehook)
+    signals.install()
     try:
         code = _run(args)
         swallowed = find_interruption()

@@ -38,7 +38,7 @@ from .imageio import (
 )
 from .lut import Lut
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut, prepare, render
-from .workers import SharedArray, attach, process_pool, worker_signals
+from .workers import SharedArray, attach, process_pool, shutdown, worker_signals
 
 IMAGE_SUFFIXES = frozenset(FORMATS)
 TEMPLATE_FIELDS = {"stem", "ext"}
@@ -467,6 +467,8 @@ def _run_pool(todo, workers, pool_arguments, results, fail_fast, progress, retry
                     for other in pending:
                         other.cancel()
                     pending = {f: i for f, i in pending.items() if not f.cancelled()}
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        shutdown(executor, abandon=True)
+        raise
+    shutdown(executor)
     return broken

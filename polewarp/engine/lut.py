@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from . import signals
 from .errors import SpecError
 from .geometry import LEGACY_EXTENT, GeometrySpec
 
@@ -195,8 +196,9 @@ class LutBuilder:
         """Load the kernels (the forked workers inherit them) and start the backend's workers."""
         if self.fill is not None:
             return self
-        self.fill = RowFill.for_spec(self.fill_spec)
-        self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
+        with signals.kept_as_interruption():  # numba's import and kernel loading
+            self.fill = RowFill.for_spec(self.fill_spec)
+            self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
         # Pools are imported here, not at the top: a cache hit never needs them.
         from concurrent.futures import ThreadPoolExecutor
 
