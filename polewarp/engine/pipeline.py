@@ -131,10 +131,7 @@ def prepare(picture, resample: str):
 
 
 def render(picture, lut, fill: str | None):
-    """The picture gathered through the LUT; "no source" pixels get ``fill`` (default black,
-    transparent where the image has alpha)."""
-    values = fill_color(fill, picture)
-    if values is None and picture.mode in ALPHA_MODES:
-        values = 0
+    """The picture gathered through the LUT; "no source" pixels get ``fill`` (default zeros:
+    black, and transparent where the image has alpha)."""
     alpha = picture.mode in ALPHA_MODES
-    return picture.with_pixels(apply_lut(lut, picture.pixels, values, alpha=alpha))
+    return picture.with_pixels(apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha))
