@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from polewarp import GeometrySpec, build_lut
-from polewarp.engine.lut import LutBuilder, auto_rows_per_task, lut_dtype, row_blocks
+from polewarp.engine.backends import LutBuilder, auto_rows_per_task, row_blocks
+from polewarp.engine.lut import lut_dtype
 
 from . import reference
 

@@ -10,10 +10,10 @@ import time
 import click
 
 from ..engine.atomic import atomic_output
+from ..engine.backends import available_cpus
 from ..engine.batch import BatchSettings, plan, run_batch
 from ..engine.errors import PolewarpError
 from ..engine.imageio import DEFAULT_MAX_PIXELS
-from ..engine.lut import physical_cores
 from .options import (
     build_options,
     cache_options,
@@ -101,7 +101,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
             click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
         return
     debug = bool(ctx.find_root().params.get("debug"))
-    workers = build.workers or physical_cores()
+    workers = build.workers or available_cpus()
     start = time.perf_counter()
     with click.progressbar(length=len(items), label="converting", file=sys.stderr, hidden=quiet,
                            show_pos=True, show_eta=True, item_show_func=lambda text: text) as bar:

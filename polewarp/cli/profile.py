@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..engine.lut import BACKENDS, physical_cores
+from ..engine.backends import BACKENDS, available_cpus
 from .main import check_interrupted, find_interruption
 from .options import SIZE, aspect_options, take_geometry
 
@@ -154,7 +154,7 @@ def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, 
         raise click.UsageError("--json and --csv: choose one", ctx)
     sizes = _sizes(sizes)
     workers_list = _split(workers_text, _positive, "--workers") if workers_text else \
-        list(range(1, physical_cores() + 1))
+        list(range(1, available_cpus() + 1))
     rows_list = _split(rows_text, _rows, "--rows-per-task")
     backends = _split(backend_text, _backend, "--backend")
     geometry = take_geometry(options)

@@ -19,7 +19,8 @@ MAX_SIDE = 2**32 - 2  # uint32 LUT: the top value means "no source pixel"
 FRACTION_BITS = 8  # bilinear LUTs hold positions in 1/256 pixel
 MAX_BILINEAR_SIDE = (2**32 - 1) >> FRACTION_BITS
 MAX_SUPERSAMPLE = 16
-LEGACY_EXTENT = 17.5 * math.pi / 18  # the old script's Mercator ordinate at the top edge
+# The Mercator ordinate of the top edge unless --lat-limit says otherwise (the original script's extent)
+DEFAULT_MERCATOR_EXTENT = 17.5 * math.pi / 18
 WEB_MERCATOR_LIMIT = 85.0511287798
 ANGLE_DECIMALS = 9
 
@@ -199,7 +200,7 @@ class GeometrySpec:
         pole = tuple(cos_h * n + sin_h * e for n, e in zip(north, east, strict=True))
         if self.to == "mercator":
             out_extent = (
-                LEGACY_EXTENT
+                DEFAULT_MERCATOR_EXTENT
                 if self.lat_limit is None
                 else math.asinh(math.tan(math.radians(self.lat_limit)))
             )

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import BACKENDS, LutBuilder, auto_rows_per_task
 from .gather import apply_lut
 from .geometry import GeometrySpec
-from .lut import BACKENDS, Lut, LutBuilder, auto_rows_per_task
+from .lut import Lut
 
 
 @dataclasses.dataclass
