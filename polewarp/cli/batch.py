@@ -10,10 +10,11 @@ import time
 import click
 
 from ..engine.atomic import atomic_output
-from ..engine.batch import BatchSettings, plan, run_batch
+from ..engine.batch import run_batch
 from ..engine.errors import PolewarpError
 from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.lut import physical_cores
+from ..engine.plan import BatchSettings, plan
 from .options import (
     build_options,
     cache_options,

@@ -20,22 +20,12 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from .batch import (
-    BatchItem,
-    BatchSettings,
-    ItemResult,
-    convert_one,
-    failed_task,
-    luts_for,
-    make_folders,
-    one_line,
-    remove_stray_temporaries,
-    split_skipped,
-)
+from .batch import ItemResult, convert_one, failed_task, luts_for, one_line, remove_stray_temporaries, split_skipped
 from .cache import LutCache, cache_key
 from .errors import PolewarpError, SpecError
 from .geometry import GeometrySpec
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
+from .plan import BatchSettings, make_folders
 
 TRANSFERS = ("cache", "scatter")
 ENV_SCHEDULER = "POLEWARP_SCHEDULER"
@@ -231,5 +221,5 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     return [results[item] for item in items if item in results]
 
 
-__all__ = ["BatchItem", "ENV_SCHEDULER", "TRANSFERS", "Scheduler", "check_visible", "connect", "parse_scheduler",
+__all__ = ["ENV_SCHEDULER", "TRANSFERS", "Scheduler", "check_visible", "connect", "parse_scheduler",
            "run_batch_dask"]
