@@ -126,7 +126,7 @@ def test_planning_starts_no_pool_and_loads_neither_numba_nor_dask():
     the run."""
     running = ["numba", "distributed", "multiprocessing.shared_memory", "concurrent.futures.process",
                "polewarp.engine.batch", "polewarp.engine.workers", "polewarp.engine.lut"]
-    code = (f"import sys, polewarp.engine.plan\n"
+    code = (f"import sys, polewarp.engine.plan, polewarp.engine.choices\n"
             f"print(sorted(set({running!r}) & set(sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", code], env=run_env(), check=True, capture_output=True, text=True)
     assert loaded.stdout.strip() == "[]"

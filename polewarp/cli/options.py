@@ -11,6 +11,7 @@ import math
 
 import click
 
+from ..engine.choices import ENV_CACHE_DIR, ENV_CACHE_MAX
 from ..engine.geometry import MAX_SUPERSAMPLE, PROJECTIONS, RESAMPLING
 
 
@@ -134,7 +135,7 @@ build_options = _apply([
 
 
 def _check_cache_size(ctx, param, value):
-    """Refuse a bad --max-cache-size (or $POLEWARP_CACHE_MAX) while parsing, before any work."""
+    """Refuse a bad --max-cache-size (or its environment variable) while parsing, before any work."""
     from ..engine.cache import cache_cap
 
     cache_cap(value)
@@ -143,11 +144,11 @@ def _check_cache_size(ctx, param, value):
 
 cache_options = _apply([
     click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                 help="LUT cache folder [$POLEWARP_CACHE_DIR, else ~/.cache/polewarp]."),
+                 help=f"LUT cache folder [${ENV_CACHE_DIR}, else ~/.cache/polewarp]."),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the LUT cache."),
     click.option("--max-cache-size", default=None, metavar="SIZE", callback=_check_cache_size,
                  help="Evict least recently used entries above this size, e.g. 500M; none: no cap "
-                      "[$POLEWARP_CACHE_MAX, else 4G]."),
+                      f"[${ENV_CACHE_MAX}, else 4G]."),
 ])
 
 encoder_options = _apply([
@@ -188,9 +189,9 @@ def take_cache(options: dict):
     """Pop the cache options: the LutCache they ask for, or None with --no-cache."""
     import os
 
-    from ..engine.cache import ENV_MAX, LutCache, default_cache_dir, parse_size
+    from ..engine.cache import LutCache, default_cache_dir, parse_size
 
     cache_dir, no_cache, max_size = (options.pop(n) for n in ("cache_dir", "no_cache", "max_cache_size"))
     if no_cache:
         return None
-    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_MAX)))
+    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_CACHE_MAX)))
