@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..data import default_map
 from ..engine.imageio import DEFAULT_MAX_PIXELS, check_output_path, check_regular_file
 from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
@@ -27,13 +28,6 @@ log = logging.getLogger("polewarp")
 DEFAULT_OUTPUT = "ShiftedPoleMap.png"
 GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "size", "legacy",
                    "resample", "supersample")
-
-
-def default_map() -> Path:
-    """The embedded 2048x1024 Blue Marble map (see polewarp/data/README.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("polewarp") / "data" / "world.jpg"))
 
 
 def _input_path(ctx, argument, option) -> Path:
