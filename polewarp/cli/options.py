@@ -1,7 +1,8 @@
 """Options shared by several commands, as module-level decorators, and their parameter types.
 
 geometry_options: convert, lut build, batch (aspect_options, without --size: profile);
-build_options: convert, lut build, batch; cache_options: convert, lut build, batch;
+build_options: convert, lut build, batch;
+cache_options: convert, lut build, batch (cache_dir_opt alone: the cache commands);
 encoder_options: convert, batch. The take_* helpers pop each group out of a command's keywords.
 """
 
@@ -142,9 +143,11 @@ def _check_cache_size(ctx, param, value):
     return value
 
 
+cache_dir_opt = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                             help=f"LUT cache folder [${ENV_CACHE_DIR}, else ~/.cache/polewarp].")
+
 cache_options = _apply([
-    click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                 help=f"LUT cache folder [${ENV_CACHE_DIR}, else ~/.cache/polewarp]."),
+    cache_dir_opt,
     click.option("--no-cache", is_flag=True, help="Neither read nor write the LUT cache."),
     click.option("--max-cache-size", default=None, metavar="SIZE", callback=_check_cache_size,
                  help="Evict least recently used entries above this size, e.g. 500M; none: no cap "
