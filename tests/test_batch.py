@@ -132,6 +132,14 @@ def test_planning_starts_no_pool_and_loads_neither_numba_nor_dask():
     assert loaded.stdout.strip() == "[]"
 
 
+def test_batch_workers_are_the_image_pools_size(runner):
+    """batch's -c sizes the pool converting images (its LUT builds with the default); convert's is the build's."""
+    batch_help = runner.invoke(cli, ["batch", "--help"], terminal_width=200).stdout
+    convert_help = runner.invoke(cli, ["convert", "--help"], terminal_width=200).stdout
+    assert "Worker processes converting the images" in batch_help and "for the LUT build" not in batch_help
+    assert "Worker processes (or threads) for the LUT build" in convert_help
+
+
 @pytest.mark.parametrize("fail_fast", [True, False])
 def test_fail_fast_stops_early(folder, tmp_path, fail_fast):
     """One worker takes the images in order, the bad one first: with the flag, what had not

@@ -17,7 +17,7 @@ from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.lut import physical_cores
 from ..engine.plan import BatchSettings, plan
 from .options import (
-    build_options,
+    build_options_with,
     cache_options,
     encoder_options,
     geometry_options,
@@ -81,7 +81,8 @@ def failure_lines(result, debug: bool) -> str:
                    "broadcasts it once.")
 @geometry_options
 @encoder_options
-@build_options
+@build_options_with("Worker processes converting the images [the cores available]; the LUT is built "
+                    "with the default, and --scheduler converts on the cluster's workers instead.")
 @cache_options
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse larger inputs before decoding them.")

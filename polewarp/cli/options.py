@@ -1,7 +1,7 @@
 """Options shared by several commands, as module-level decorators, and their parameter types.
 
 geometry_options: convert, lut build, batch (aspect_options, without --size: profile);
-build_options: convert, lut build, batch;
+build_options: convert, lut build (build_options_with: batch, whose -c sizes its image pool);
 cache_options: convert, lut build, batch (cache_dir_opt alone: the cache commands);
 encoder_options: convert, batch. The take_* helpers pop each group out of a command's keywords.
 """
@@ -124,15 +124,20 @@ geometry_options = _apply([
     click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
 ])
 
-build_options = _apply([
-    click.option("-c", "--workers", type=click.IntRange(min=1), default=None,
-                 help="Worker processes (or threads) for the LUT build [the cores available]."),
-    click.option("-n", "--rows-per-task", type=click.IntRange(min=1), default=None,
-                 help="Output rows per task [auto: >= 64K pixels a task, ~4 tasks a worker]."),
-    click.option("--backend", type=click.Choice(("auto", "processes", "threads", "prange", "serial")),
-                 default="auto", show_default=True,
-                 help="How to build: auto uses the process pool for large LUTs, else one process."),
-])
+def build_options_with(workers_help: str):
+    """The build options, with -c/--workers described as the command uses it (batch's workers
+    convert images; the LUT build takes the default)."""
+    return _apply([
+        click.option("-c", "--workers", type=click.IntRange(min=1), default=None, help=workers_help),
+        click.option("-n", "--rows-per-task", type=click.IntRange(min=1), default=None,
+                     help="Output rows per task [auto: >= 64K pixels a task, ~4 tasks a worker]."),
+        click.option("--backend", type=click.Choice(("auto", "processes", "threads", "prange", "serial")),
+                     default="auto", show_default=True,
+                     help="How to build: auto uses the process pool for large LUTs, else one process."),
+    ])
+
+
+build_options = build_options_with("Worker processes (or threads) for the LUT build [the cores available].")
 
 
 def _check_cache_size(ctx, param, value):
