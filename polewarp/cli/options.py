@@ -100,18 +100,18 @@ aspect_options = _apply([
                  help="Geographic LAT,LON shown at the centre of the output."),
     click.option("--heading", type=DEGREES, default=90.0, show_default=True,
                  help="Compass direction at the centre that points up the output "
-                      "(90: the old script's transverse aspect; 0 with centre 0,0: the identity)."),
+                      "(90: the original script's transverse aspect; 0 with centre 0,0: the identity)."),
     click.option("--to", "to", type=click.Choice(PROJECTIONS), default="mercator", show_default=True,
                  help="Projection of the output."),
     click.option("--from", "source", type=click.Choice(PROJECTIONS), default="equirectangular",
                  show_default=True, help="Projection of the input."),
     click.option("--lat-limit", type=DEGREES, default=None,
-                 help="Rotated latitude of the output's top edge [mercator: the old script's "
+                 help="Rotated latitude of the output's top edge [mercator: the original script's "
                       "extent, ~84.6; equirectangular: 90]."),
     click.option("--input-lat-limit", type=DEGREES, default=None,
                  help="Latitude of a Mercator input's top edge [85.0511287798]."),
     click.option("--legacy", is_flag=True,
-                 help="Reproduce the old script's output pixel for pixel (its rounding included)."),
+                 help="Reproduce the original script's output pixel for pixel (its rounding included)."),
     click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
                  help="nearest copies one pixel; bilinear blends four; average blends k x k samples "
                       "(for shrinking)."),

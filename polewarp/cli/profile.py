@@ -60,7 +60,7 @@ def print_machine(info: dict, workers_list) -> None:
 
 
 def print_tables(records, one_offs, gathers) -> None:
-    """The old script's layout: a table per size and backend, rows per task down, workers across."""
+    """The original script's layout: a table per size and backend, rows per task down, workers across."""
     groups = {}
     for record in records:
         groups.setdefault((record.size, record.backend), []).append(record)
