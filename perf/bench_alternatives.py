@@ -23,7 +23,7 @@ from bench_engine import numpy_build  # noqa: E402
 from harness import measure, row  # noqa: E402
 
 from polewarp import GeometrySpec, apply_lut, build_lut  # noqa: E402
-from polewarp.cli.convert import default_map  # noqa: E402
+from polewarp.data import default_map  # noqa: E402
 
 OB_TRAN = "+proj=ob_tran +o_proj=merc +o_lat_p=0 +o_lon_p=-90 +lon_0=-90 +R=1 +no_defs"
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import wall_time  # noqa: E402
 
-from polewarp.cli.convert import default_map  # noqa: E402
+from polewarp.data import default_map  # noqa: E402
 
 
 def main():

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import measure, measure_command, python, row  # noqa: E402
 
 from polewarp import GeometrySpec, apply_lut, build_lut  # noqa: E402
-from polewarp.cli.convert import default_map  # noqa: E402
+from polewarp.data import default_map  # noqa: E402
 
 
 def numpy_build(spec: GeometrySpec, block_rows=64):

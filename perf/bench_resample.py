@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import measure, measure_interleaved, row  # noqa: E402
 
 from polewarp import GeometrySpec, apply_lut, build_lut  # noqa: E402
-from polewarp.cli.convert import default_map  # noqa: E402
+from polewarp.data import default_map  # noqa: E402
 from tests import reference  # noqa: E402
 
 SIZE = (2048, 1024)

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from polewarp.cli import cli
-from polewarp.engine.batch import BatchItem, BatchSettings, convert_one, plan, run_batch
+from polewarp.engine.batch import convert_one, run_batch
 from polewarp.engine.distributed import Scheduler, parse_scheduler
 from polewarp.engine.errors import SpecError
 from polewarp.engine.imageio import read_image
+from polewarp.engine.plan import BatchItem, BatchSettings, plan
 
 from .conftest import (
     make_map,
@@ -118,6 +119,25 @@ def test_dry_run_writes_nothing(runner, folder, tmp_path):
     assert result.exit_code == 0
     assert "m0.png -> " in result.stdout and "m0.jpg" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_planning_starts_no_pool_and_loads_neither_numba_nor_dask():
+    """Planning (and --dry-run with it) is pure: the pool, shared memory, numba and Dask belong to
+    the run."""
+    running = ["numba", "distributed", "multiprocessing.shared_memory", "concurrent.futures.process",
+               "polewarp.engine.batch", "polewarp.engine.workers", "polewarp.engine.lut"]
+    code = (f"import sys, polewarp.engine.plan, polewarp.engine.choices\n"
+            f"print(sorted(set({running!r}) & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], env=run_env(), check=True, capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_batch_workers_are_the_image_pools_size(runner):
+    """batch's -c sizes the pool converting images (its LUT builds with the default); convert's is the build's."""
+    batch_help = runner.invoke(cli, ["batch", "--help"], terminal_width=200).stdout
+    convert_help = runner.invoke(cli, ["convert", "--help"], terminal_width=200).stdout
+    assert "Worker processes converting the images" in batch_help and "for the LUT build" not in batch_help
+    assert "Worker processes (or threads) for the LUT build" in convert_help
 
 
 @pytest.mark.parametrize("fail_fast", [True, False])

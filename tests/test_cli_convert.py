@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,17 @@ def test_default_job_uses_the_embedded_map(runner, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "ShiftedPoleMap.png") as image:
         assert image.size == (2048, 1024) and image.mode == "RGB"
+
+
+def test_the_embedded_map_is_the_data_packages():
+    """default_map() is the world map of the polewarp.data package (which the wheel ships)."""
+    import polewarp.data
+    from polewarp.data import default_map
+
+    path = default_map()
+    assert path.is_file() and path.parent == Path(polewarp.data.__file__).parent
+    with Image.open(path) as image:
+        assert image.size == (2048, 1024)
 
 
 def test_output_is_the_gathered_input(runner, map_file, tmp_path):

@@ -54,9 +54,9 @@ def test_dask_batch_equals_local_batch(runner, maps, tmp_path, transfer):
 
 
 def test_worker_that_cannot_see_an_input_fails_early(tmp_path):
-    from polewarp.engine.batch import BatchItem
     from polewarp.engine.distributed import check_visible, connect
     from polewarp.engine.errors import PolewarpError
+    from polewarp.engine.plan import BatchItem
 
     with connect("local:1") as client:
         with pytest.raises(PolewarpError, match="cannot see .*nowhere.png.*filesystem every worker"):
@@ -109,7 +109,7 @@ def test_unexpected_exception_in_a_task_is_one_line_with_details(maps, tmp_path,
     """A task that raises (here: a bug planted in the worker's conversion) fails its image with a
     one-line reason and keeps the worker's traceback for --debug; the other images go on."""
     from polewarp.engine import distributed as engine
-    from polewarp.engine.batch import BatchSettings, plan
+    from polewarp.engine.plan import BatchSettings, plan
 
     def planted(item, luts, settings):
         if item.input.name == "m3.png":

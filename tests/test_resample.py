@@ -230,7 +230,7 @@ def test_cache_keeps_every_method(tmp_path):
 
 @pytest.mark.slow
 def test_quality_ranking_on_the_embedded_map():
-    from polewarp.cli.convert import default_map
+    from polewarp.data import default_map
 
     with Image.open(default_map()) as image:
         pixels = np.asarray(image.resize((512, 256), Image.Resampling.LANCZOS))

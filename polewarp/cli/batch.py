@@ -11,11 +11,13 @@ import click
 
 from ..engine.atomic import atomic_output
 from ..engine.backends import available_cpus
-from ..engine.batch import BatchSettings, plan, run_batch
+from ..engine.batch import run_batch
+from ..engine.choices import ENV_SCHEDULER, TRANSFERS
 from ..engine.errors import PolewarpError
 from ..engine.imageio import DEFAULT_MAX_PIXELS
+from ..engine.plan import BatchSettings, plan
 from .options import (
-    build_options,
+    build_options_with,
     cache_options,
     encoder_options,
     geometry_options,
@@ -71,15 +73,16 @@ def failure_lines(result, debug: bool) -> str:
 @click.option("--dry-run", is_flag=True, help="List what would be written, and where, then stop.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-file lines but failures.")
 @click.option("-t", "--time", "timing", is_flag=True, help="Say how the LUTs were obtained and the time spent.")
-@click.option("--scheduler", envvar="POLEWARP_SCHEDULER", default=None, metavar="ADDRESS",
+@click.option("--scheduler", envvar=ENV_SCHEDULER, default=None, metavar="ADDRESS",
               help="Run on a Dask cluster (tcp://host:8786), or local[:N] to start N local worker "
-                   "processes [$POLEWARP_SCHEDULER]. Paths must be reachable by every worker.")
-@click.option("--lut-transfer", type=click.Choice(("cache", "scatter")), default="cache", show_default=True,
+                   f"processes [${ENV_SCHEDULER}]. Paths must be reachable by every worker.")
+@click.option("--lut-transfer", type=click.Choice(TRANSFERS), default="cache", show_default=True,
               help="With --scheduler: each worker takes the LUT from its cache, or the client "
                    "broadcasts it once.")
 @geometry_options
 @encoder_options
-@build_options
+@build_options_with("Worker processes converting the images [the cores available]; the LUT is built "
+                    "with the default, and --scheduler converts on the cluster's workers instead.")
 @cache_options
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse larger inputs before decoding them.")

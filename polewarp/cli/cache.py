@@ -7,14 +7,12 @@ import datetime
 import click
 
 from ..engine.cache import LutCache, default_cache_dir, parse_size
+from .options import cache_dir_opt
 
 
-def _folder(cache_dir):
+def _cache(cache_dir) -> LutCache:
+    """The LutCache of --cache-dir (else its environment variable, else the default folder)."""
     return LutCache(default_cache_dir(cache_dir))
-
-
-cache_dir_opt = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                             help="LUT cache folder [$POLEWARP_CACHE_DIR, else ~/.cache/polewarp].")
 
 
 def _when(timestamp: float) -> str:
@@ -30,14 +28,14 @@ def cache():
 @cache_dir_opt
 def path(cache_dir):
     """Print the cache folder."""
-    click.echo(_folder(cache_dir).folder)
+    click.echo(_cache(cache_dir).folder)
 
 
 @cache.command("list")
 @cache_dir_opt
 def list_entries(cache_dir):
     """List entries: key, geometry, bytes, last used (most recent first)."""
-    entries = _folder(cache_dir).entries()
+    entries = _cache(cache_dir).entries()
     for entry in entries:
         words = entry.spec.describe() if entry.spec else f"damaged: {entry.problem}"
         click.echo(f"{entry.key[:12]}  {entry.bytes:>12,}  {_when(entry.last_used)}  {words}")
@@ -50,7 +48,7 @@ def list_entries(cache_dir):
 @click.argument("key")
 def info(cache_dir, key):
     """Show one entry (a key prefix is enough)."""
-    entry = _folder(cache_dir).find(key)
+    entry = _cache(cache_dir).find(key)
     click.echo(f"key        {entry.key}\npath       {entry.path}\nbytes      {entry.bytes:,}\n"
                f"last used  {_when(entry.last_used)}")
     if entry.problem is not None:
@@ -69,9 +67,9 @@ def info(cache_dir, key):
               help="Instead, evict least recently used entries down to SIZE, e.g. 500M.")
 def clear(cache_dir, older_than, max_cache_size):
     """Remove entries."""
-    folder = _folder(cache_dir)
+    lut_cache = _cache(cache_dir)
     if max_cache_size is None:
-        removed = folder.clear(older_than)
+        removed = lut_cache.clear(older_than)
     else:  # the size is parsed (and a bad one refused) before any entry is touched
-        removed = folder.evict(parse_size(max_cache_size, "--max-cache-size"))
-    click.echo(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {folder.folder}")
+        removed = lut_cache.evict(parse_size(max_cache_size, "--max-cache-size"))
+    click.echo(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {lut_cache.folder}")

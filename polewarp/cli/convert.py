@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..data import default_map
 from ..engine.imageio import DEFAULT_MAX_PIXELS, check_output_path, check_regular_file
 from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
@@ -27,13 +28,6 @@ log = logging.getLogger("polewarp")
 DEFAULT_OUTPUT = "ShiftedPoleMap.png"
 GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "size", "legacy",
                    "resample", "supersample")
-
-
-def default_map() -> Path:
-    """The embedded 2048x1024 Blue Marble map (see polewarp/data/README.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("polewarp") / "data" / "world.jpg"))
 
 
 def _input_path(ctx, argument, option) -> Path:
@@ -74,7 +68,8 @@ def show_image(path: Path) -> None:
 
 @click.command()
 @click.argument("input_arg", metavar="[INPUT]", required=False, type=click.Path(readable=False))
-@click.option("-i", "--input", "input_opt", type=click.Path(readable=False), help="Input map (the old script's -i).")
+@click.option("-i", "--input", "input_opt", type=click.Path(readable=False),
+              help="Input map (the original script's -i).")
 @click.option("-o", "--output", type=click.Path(), default=DEFAULT_OUTPUT, show_default=True,
               help="Output file; its extension picks the format (png jpg tif bmp gif ppm webp).")
 @geometry_options
@@ -87,13 +82,13 @@ def show_image(path: Path) -> None:
               help="Refuse larger inputs before decoding them (decompression bombs).")
 @click.option("-t", "--time", "timing", is_flag=True, help="Print phase timings on stderr.")
 @click.option("--show", is_flag=True, help="Open the output in the image viewer.")
-@click.option("-d", "--no-display", is_flag=True, hidden=True, help="Accepted for the old script's users.")
+@click.option("-d", "--no-display", is_flag=True, hidden=True, help="Accepted for the original script's users.")
 @click.pass_context
 def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timing, show, no_display,
             **options):
     """Re-project INPUT (default: the embedded Blue Marble map) into OUTPUT.
 
-    With no geometry options this is the old script's transverse Mercator: the poles moved to
+    With no geometry options this is the original script's transverse Mercator: the poles moved to
     the equator at 90E and 90W.
     """
     if lut_file:

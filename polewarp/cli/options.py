@@ -1,7 +1,8 @@
 """Options shared by several commands, as module-level decorators, and their parameter types.
 
 geometry_options: convert, lut build, batch (aspect_options, without --size: profile);
-build_options: convert, lut build, batch; cache_options: convert, lut build, batch;
+build_options: convert, lut build (build_options_with: batch, whose -c sizes its image pool);
+cache_options: convert, lut build, batch (cache_dir_opt alone: the cache commands);
 encoder_options: convert, batch. The take_* helpers pop each group out of a command's keywords.
 """
 
@@ -11,6 +12,7 @@ import math
 
 import click
 
+from ..engine.choices import BACKENDS, ENV_CACHE_DIR, ENV_CACHE_MAX
 from ..engine.geometry import MAX_SUPERSAMPLE, PROJECTIONS, RESAMPLING
 
 
@@ -98,18 +100,18 @@ aspect_options = _apply([
                  help="Geographic LAT,LON shown at the centre of the output."),
     click.option("--heading", type=DEGREES, default=90.0, show_default=True,
                  help="Compass direction at the centre that points up the output "
-                      "(90: the old script's transverse aspect; 0 with centre 0,0: the identity)."),
+                      "(90: the original script's transverse aspect; 0 with centre 0,0: the identity)."),
     click.option("--to", "to", type=click.Choice(PROJECTIONS), default="mercator", show_default=True,
                  help="Projection of the output."),
     click.option("--from", "source", type=click.Choice(PROJECTIONS), default="equirectangular",
                  show_default=True, help="Projection of the input."),
     click.option("--lat-limit", type=DEGREES, default=None,
-                 help="Rotated latitude of the output's top edge [mercator: the old script's "
+                 help="Rotated latitude of the output's top edge [mercator: the original script's "
                       "extent, ~84.6; equirectangular: 90]."),
     click.option("--input-lat-limit", type=DEGREES, default=None,
                  help="Latitude of a Mercator input's top edge [85.0511287798]."),
     click.option("--legacy", is_flag=True,
-                 help="Reproduce the old script's output pixel for pixel (its rounding included)."),
+                 help="Reproduce the original script's output pixel for pixel (its rounding included)."),
     click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
                  help="nearest copies one pixel; bilinear blends four; average blends k x k samples "
                       "(for shrinking)."),
@@ -122,32 +124,39 @@ geometry_options = _apply([
     click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
 ])
 
-build_options = _apply([
-    click.option("-c", "--workers", type=click.IntRange(min=1), default=None,
-                 help="Worker processes (or threads) for the LUT build [the cores available]."),
-    click.option("-n", "--rows-per-task", type=click.IntRange(min=1), default=None,
-                 help="Output rows per task [auto: >= 64K pixels a task, ~4 tasks a worker]."),
-    click.option("--backend", type=click.Choice(("auto", "processes", "threads", "prange", "serial")),
-                 default="auto", show_default=True,
-                 help="How to build: auto uses the process pool for large LUTs, else one process."),
-])
+def build_options_with(workers_help: str):
+    """The build options, with -c/--workers described as the command uses it (batch's workers
+    convert images; the LUT build takes the default)."""
+    return _apply([
+        click.option("-c", "--workers", type=click.IntRange(min=1), default=None, help=workers_help),
+        click.option("-n", "--rows-per-task", type=click.IntRange(min=1), default=None,
+                     help="Output rows per task [auto: >= 64K pixels a task, ~4 tasks a worker]."),
+        click.option("--backend", type=click.Choice(("auto",) + BACKENDS),
+                     default="auto", show_default=True,
+                     help="How to build: auto uses the process pool for large LUTs, else one process."),
+    ])
+
+
+build_options = build_options_with("Worker processes (or threads) for the LUT build [the cores available].")
 
 
 def _check_cache_size(ctx, param, value):
-    """Refuse a bad --max-cache-size (or $POLEWARP_CACHE_MAX) while parsing, before any work."""
+    """Refuse a bad --max-cache-size (or its environment variable) while parsing, before any work."""
     from ..engine.cache import cache_cap
 
     cache_cap(value)
     return value
 
 
+cache_dir_opt = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                             help=f"LUT cache folder [${ENV_CACHE_DIR}, else ~/.cache/polewarp].")
+
 cache_options = _apply([
-    click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                 help="LUT cache folder [$POLEWARP_CACHE_DIR, else ~/.cache/polewarp]."),
+    cache_dir_opt,
     click.option("--no-cache", is_flag=True, help="Neither read nor write the LUT cache."),
     click.option("--max-cache-size", default=None, metavar="SIZE", callback=_check_cache_size,
                  help="Evict least recently used entries above this size, e.g. 500M; none: no cap "
-                      "[$POLEWARP_CACHE_MAX, else 4G]."),
+                      f"[${ENV_CACHE_MAX}, else 4G]."),
 ])
 
 encoder_options = _apply([
@@ -188,9 +197,9 @@ def take_cache(options: dict):
     """Pop the cache options: the LutCache they ask for, or None with --no-cache."""
     import os
 
-    from ..engine.cache import ENV_MAX, LutCache, default_cache_dir, parse_size
+    from ..engine.cache import LutCache, default_cache_dir, parse_size
 
     cache_dir, no_cache, max_size = (options.pop(n) for n in ("cache_dir", "no_cache", "max_cache_size"))
     if no_cache:
         return None
-    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_MAX)))
+    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_CACHE_MAX)))

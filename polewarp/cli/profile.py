@@ -9,7 +9,8 @@ import sys
 
 import click
 
-from ..engine.backends import BACKENDS, available_cpus
+from ..engine.backends import available_cpus
+from ..engine.choices import BACKENDS
 from .main import check_interrupted, find_interruption
 from .options import SIZE, aspect_options, take_geometry
 
@@ -60,7 +61,7 @@ def print_machine(info: dict, workers_list) -> None:
 
 
 def print_tables(records, one_offs, gathers) -> None:
-    """The old script's layout: a table per size and backend, rows per task down, workers across."""
+    """The original script's layout: a table per size and backend, rows per task down, workers across."""
     groups = {}
     for record in records:
         groups.setdefault((record.size, record.backend), []).append(record)

@@ -15,11 +15,11 @@ import os
 import numpy as np
 
 from . import signals
+from .choices import BACKENDS
 from .errors import SpecError
 from .geometry import GeometrySpec
 from .lut import RowFill, lut_layout
 
-BACKENDS = ("processes", "threads", "prange", "serial")
 # Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
 POOL_MIN_PIXELS = 3_000_000
 # A task should be large enough to dwarf its ~20 us dispatch cost...

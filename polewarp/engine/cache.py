@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output
+from .choices import ENV_CACHE_DIR, ENV_CACHE_MAX
 from .errors import CacheError, SpecError
 from .gather import check_lut
 from .geometry import GeometrySpec
@@ -40,8 +41,6 @@ PREAMBLE = struct.Struct("<8sIII")  # magic, format version, JSON header length,
 CRC_OFFSET = 16
 ALIGN = 64
 SUFFIX = ".pwlut"
-ENV_DIR = "POLEWARP_CACHE_DIR"
-ENV_MAX = "POLEWARP_CACHE_MAX"
 DEFAULT_MAX_BYTES = 4 * 2**30
 MAX_HEADER_BYTES = 2**16  # a header is a few hundred bytes; more is not one polewarp wrote
 MAX_NESTING = 3  # headers and sidecars nest three deep (an object, the geometry, its centre)
@@ -60,13 +59,13 @@ def default_cache_dir(cache_dir=None) -> Path:
     """--cache-dir, else $POLEWARP_CACHE_DIR, else $XDG_CACHE_HOME/polewarp, else ~/.cache/polewarp."""
     if cache_dir:
         return Path(cache_dir)
-    if os.environ.get(ENV_DIR):
-        return Path(os.environ[ENV_DIR])
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "polewarp"
 
 
-def parse_size(text, name: str = f"--max-cache-size (or ${ENV_MAX})") -> int | None:
+def parse_size(text, name: str = f"--max-cache-size (or ${ENV_CACHE_MAX})") -> int | None:
     """'500M', '2G', '4GiB', '1048576' -> bytes; 'none' -> None (no cap); None or '' -> the
     default cap. Anything else (inf, nan, 1e400, -5) is a SpecError naming ``name``."""
     words = "" if text is None else str(text).strip().upper()
@@ -88,7 +87,7 @@ def cache_cap(option: str | None = None) -> int | None:
     4 GiB; a bad value names where it came from."""
     if option:
         return parse_size(option, "--max-cache-size")
-    return parse_size(os.environ.get(ENV_MAX), f"${ENV_MAX}")
+    return parse_size(os.environ.get(ENV_CACHE_MAX), f"${ENV_CACHE_MAX}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,25 +20,14 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from .batch import (
-    BatchItem,
-    BatchSettings,
-    ItemResult,
-    convert_one,
-    failed_task,
-    luts_for,
-    make_folders,
-    one_line,
-    remove_stray_temporaries,
-    split_skipped,
-)
+from .batch import ItemResult, convert_one, failed_task, luts_for, one_line, remove_stray_temporaries, split_skipped
 from .cache import LutCache, cache_key
+from .choices import TRANSFERS
 from .errors import PolewarpError, SpecError
 from .geometry import GeometrySpec
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
+from .plan import BatchSettings, make_folders
 
-TRANSFERS = ("cache", "scatter")
-ENV_SCHEDULER = "POLEWARP_SCHEDULER"
 DEFAULT_PORT = 8786  # Dask's scheduler port
 # The scheduler serves HTTP even without a dashboard, on 8787 unless told: a free port instead,
 # so that a second local cluster neither fails nor warns.
@@ -173,10 +162,6 @@ def _convert_with_cache(item, settings, cache_folder, build):
     return convert_one(item, _WorkerLuts(settings.geometry, cache_folder, build), settings)
 
 
-def _convert_with_scattered(item, luts, settings):
-    return convert_one(item, luts, settings)
-
-
 def _wait_idle(client, timeout=30.0) -> None:
     """After cancelling, let tasks already running finish their (atomic) writes."""
     deadline = time.monotonic() + timeout
@@ -199,7 +184,7 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     if transfer == "scatter":
         luts = luts_for(todo, settings, build, cache)
         shared = {size: client.scatter(lut, broadcast=True) for size, lut in luts.items()}
-        futures = {client.submit(_convert_with_scattered, item, shared, settings, pure=False): item
+        futures = {client.submit(convert_one, item, shared, settings, pure=False): item
                    for item in todo}
         sent = sum(lut.array.nbytes for lut in luts.values())
         how = f"scattered: built once here, {sent:,} bytes sent once to each worker"
@@ -231,5 +216,4 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     return [results[item] for item in items if item in results]
 
 
-__all__ = ["BatchItem", "ENV_SCHEDULER", "TRANSFERS", "Scheduler", "check_visible", "connect", "parse_scheduler",
-           "run_batch_dask"]
+__all__ = ["Scheduler", "check_visible", "connect", "parse_scheduler", "run_batch_dask"]

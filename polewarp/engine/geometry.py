@@ -89,7 +89,7 @@ class GeometrySpec:
 
     ``center`` is the (lat, lon) in degrees shown at the middle of the output, ``heading`` the
     compass direction there that points up the output. ``lat_limit`` is the rotated latitude
-    of the output's top edge (None: the old script's Mercator extent, or 90 for
+    of the output's top edge (None: the original script's Mercator extent, or 90 for
     equirectangular); ``input_lat_limit`` that of a Mercator input (None: the web-map limit).
     """
 
@@ -141,10 +141,10 @@ class GeometrySpec:
         if self.resample == "bilinear" and max(self.input_size) > MAX_BILINEAR_SIDE:
             raise SpecError(f"bilinear resampling takes inputs up to {MAX_BILINEAR_SIDE} pixels a side")
         if self.legacy and self.resample != "nearest":
-            raise SpecError("legacy mode reproduces the old script's nearest-neighbour output only")
+            raise SpecError("legacy mode reproduces the original script's nearest-neighbour output only")
         if self.legacy and not self.is_default_aspect():
             raise SpecError(
-                "legacy mode reproduces the old script only: default centre and heading, "
+                "legacy mode reproduces the original script only: default centre and heading, "
                 "Mercator output with its default extent, equirectangular input"
             )
 
@@ -170,7 +170,7 @@ class GeometrySpec:
                                    supersample=None)
 
     def is_default_aspect(self) -> bool:
-        """True for the old script's transverse aspect from an equirectangular input."""
+        """True for the original script's transverse aspect from an equirectangular input."""
         return (
             self.center == (0.0, 0.0)
             and self.heading == 90.0

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import BACKENDS, LutBuilder, auto_rows_per_task
+from .backends import LutBuilder, auto_rows_per_task
+from .choices import BACKENDS
 from .gather import apply_lut
 from .geometry import GeometrySpec
 from .lut import Lut
