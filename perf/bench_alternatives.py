@@ -1,5 +1,5 @@
-"""polewarp against the tools users would pick instead (issue 6), and any geometry against the
-default one (issue 3), in one run.
+"""polewarp against the tools users would pick instead, and any geometry against the
+default one, in one run.
 
 Run: ``python perf/bench_alternatives.py [--old-script PATH]``. OpenCV (``opencv-python-headless``)
 and GDAL (``rasterio``) are optional; missing ones are skipped with a note.
@@ -96,7 +96,7 @@ def bench_geometries(repeat):
 
 
 def bench_old_script(old_script, folder):
-    print("\n## the old script's per-pixel approach, 720x360 (baseline: polewarp convert)")
+    print("\n## the original script's per-pixel approach, 720x360 (baseline: polewarp convert)")
     png = folder / "small.png"
     with Image.open(default_map()) as image:
         image.resize((720, 360)).save(png)
@@ -108,7 +108,7 @@ def bench_old_script(old_script, folder):
     subprocess.run([sys.executable, old_script, "-i", str(png), "-o", str(folder / "old.png"), "-c", "1", "-n", "1",
                     "-d"], check=True, capture_output=True)
     old = time.perf_counter() - start
-    print(f"polewarp convert {ours * 1000:.0f} ms; old script, 1 worker {old * 1000:.0f} ms: x{old / ours:.1f}")
+    print(f"polewarp convert {ours * 1000:.0f} ms; original script, 1 worker {old * 1000:.0f} ms: x{old / ours:.1f}")
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Batch throughput (issue 5): 20+ 2048x1024 PNGs with 1 and 2 workers, in one run.
+"""Batch throughput: 20+ 2048x1024 PNGs with 1 and 2 workers, in one run.
 
 Run: ``python perf/bench_batch.py [--images 24]``. The LUT cache is warmed first, so both runs
 measure reading, gathering and writing only.

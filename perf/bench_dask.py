@@ -1,4 +1,4 @@
-"""Dask path against the local batch (issue 9): same images, 2 workers each, in one run.
+"""Dask path against the local batch: same images, 2 workers each, in one run.
 
 Run: ``python perf/bench_dask.py``. For several batch sizes it times the local pool and a
 ``local:2`` Dask cluster (both LUT transfers), then derives the per-image overhead and the fixed

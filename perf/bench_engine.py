@@ -109,10 +109,10 @@ def bench_convert(folder: Path, repeat, old_script):
                                    max(3, repeat // 2), env=env)
         row(f"  ... --compress-level {level}: {out.stat().st_size:,} bytes", measured, baseline=floor)
     if old_script:
-        print("\n## the old script, 2048x1024, -c2 -d (one run)")
+        print("\n## the original script, 2048x1024, -c2 -d (one run)")
         old = measure_command([sys.executable, old_script, "-i", str(png), "-o", str(folder / "old.png"),
                                "-c", "2", "-n", "4", "-d"], 1, 0)
-        row("old script, 2 workers", old)
+        row("original script, 2 workers", old)
         print(f"{'   polewarp convert --no-cache is faster by':<52} x{old[0] / nocache[0]:.1f}")
 
 

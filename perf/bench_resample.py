@@ -1,4 +1,4 @@
-"""Resampling benchmarks (issue 8): build and gather speed of each method against nearest and
+"""Resampling benchmarks: build and gather speed of each method against nearest and
 OpenCV's remap (one thread) in the same run, and quality (PSNR against an 8x8 supersampled
 float64 rendering) on the embedded map at its size and at half of it.
 

@@ -14,7 +14,7 @@ def pixel_centres(width, height, extent):
 
 
 def transverse_latlon(width, height):
-    """The issue's accurate formulas for the old script's aspect."""
+    """The accurate formulas for the original script's (transverse) aspect."""
     s, t = pixel_centres(width, height, T_LEGACY)
     return -np.arcsin(np.sin(s) / np.cosh(t)), np.arctan2(np.sinh(t), np.cos(s))
 
@@ -55,7 +55,7 @@ def accurate_lut(width, height, in_w=None, in_h=None):
 
 
 def legacy_lut(width, height):
-    """The old script's LUT: Python round on the angles, numpy round on lat/lon, int, clamp."""
+    """The original script's LUT: Python round on the angles, numpy round on lat/lon, int, clamp."""
     s = np.array([round((float(c) / width * 2 * np.pi) - np.pi, 2) for c in range(width)])
     t = np.array([round(((r + 1) / height * (-35 * np.pi / 18)) + (17.5 * np.pi / 18), 2)
                   for r in range(height)])
@@ -73,7 +73,7 @@ def legacy_lut(width, height):
 
 
 def rotation_vectors(center_lat, center_lon, heading):
-    """Issue 3's c, p x c, p, in plain floating point (no exact quarter turns)."""
+    """The rotation's c, p x c, p, in plain floating point (no exact quarter turns)."""
     lat, lon, h = (math.radians(v) for v in (center_lat, center_lon, heading))
     c = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
     n = np.array([-math.sin(lat) * math.cos(lon), -math.sin(lat) * math.sin(lon), math.cos(lat)])
@@ -91,7 +91,7 @@ def rotated_to_geographic(lat_r, lon_r, center_lat, center_lon, heading):
 
 
 def proj_string(center_lat, center_lon, heading, output):
-    """Issue 3's PROJ ob_tran string for a geometry (o_lon_p solved from the centre)."""
+    """The PROJ ob_tran string of a geometry (o_lon_p solved from the centre)."""
     from pyproj import Proj
 
     c, q, p = rotation_vectors(center_lat, center_lon, heading)

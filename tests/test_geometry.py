@@ -131,7 +131,7 @@ def test_lut_agrees_with_proj(index, geometry):
 
 
 def test_reference_rotation_agrees_with_proj():
-    """The issue's vector formula and PROJ's ob_tran string are the same rotation."""
+    """The vector formula of docs/geometry.md and PROJ's ob_tran string are the same rotation."""
     from pyproj import Proj
 
     rng = np.random.default_rng(7)

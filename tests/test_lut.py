@@ -1,4 +1,4 @@
-"""The LUT build: the old script's LUT bit for bit, the accurate one against numpy and PROJ,
+"""The LUT build: the original script's LUT bit for bit, the accurate one against numpy and PROJ,
 and every backend equal to the serial build."""
 
 import hashlib

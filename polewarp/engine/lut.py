@@ -110,7 +110,7 @@ class RowFill:
 
 
 def _legacy_tables(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The old script's angles: Python's round to 2 decimals on Python floats, its own sampling."""
+    """The original script's angles: Python's round to 2 decimals on Python floats, its own sampling."""
     s = np.array([round((float(c) / width * 2 * math.pi) - math.pi, 2) for c in range(width)])
     top = DEFAULT_MERCATOR_EXTENT
     t = np.array(
