@@ -588,16 +588,6 @@ def average_bytes_kernel(channels, alpha):
 
 
 @ngjit_inline
-def _sample_word(data, table, k, in_h, stride, channels):
-    """Whether sample ``k`` (its pair's flat index) of an average LUT has a source, and the word
-    loaded from its pixel (0 without one)."""
-    sr = table[k]
-    if sr >= in_h:
-        return False, np.uint64(0)
-    return True, _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
-
-
-@ngjit_inline
 def _average_words(data, width, in_h, lut, fill, out, channels):
     """Each sample is one word load; two channels are summed at a time in 16-bit lanes (at most
     64 x 255) and the rounded mean floor((2 total + n) / 2n) is a multiply by ceil(2**32 / 2n),
@@ -614,11 +604,14 @@ def _average_words(data, width, in_h, lut, fill, out, channels):
         first = i * np.uint64(2 * samples)
         even, odd, count = np.uint64(0), np.uint64(0), 0  # lanes: channels 0 and 2, channels 1 and 3
         for s in range(samples):
-            found, word = _sample_word(data, table, first + np.uint64(2 * s), in_h, stride, channels)
-            if found:
-                count += 1
-                even += word & pair_lanes
-                odd += (word >> np.uint64(8)) & pair_lanes
+            k = first + np.uint64(2 * s)
+            sr = table[k]
+            if sr >= in_h:
+                continue
+            word = _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
+            count += 1
+            even += word & pair_lanes
+            odd += (word >> np.uint64(8)) & pair_lanes
         at = i * np.uint64(channels)
         if count == 0:
             _put(o, at, fill)
@@ -643,14 +636,17 @@ def _average_words_premultiplied(data, width, in_h, lut, fill, out, channels):
         first = i * np.uint64(2 * samples)
         weight, red, green, blue, count = 0, 0, 0, 0, 0  # alpha's sum, the colour sums weighted by it
         for s in range(samples):
-            found, word = _sample_word(data, table, first + np.uint64(2 * s), in_h, stride, channels)
-            if found:
-                count += 1
-                a = np.int64((word >> (np.uint64(8) * last)) & BYTE)
-                weight += a
-                red += np.int64(word & BYTE) * a
-                green += np.int64((word >> np.uint64(8)) & BYTE) * a
-                blue += np.int64((word >> np.uint64(16)) & BYTE) * a
+            k = first + np.uint64(2 * s)
+            sr = table[k]
+            if sr >= in_h:
+                continue
+            word = _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
+            count += 1
+            a = np.int64((word >> (np.uint64(8) * last)) & BYTE)
+            weight += a
+            red += np.int64(word & BYTE) * a
+            green += np.int64((word >> np.uint64(8)) & BYTE) * a
+            blue += np.int64((word >> np.uint64(16)) & BYTE) * a
         at = i * np.uint64(channels)
         if count == 0:
             _put(o, at, fill)
