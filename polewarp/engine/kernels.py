@@ -328,11 +328,31 @@ def nearest_kernel(channels):
     return gather
 
 
-@ngjit_inline
 def _copy(flat_out, at, items, first, count):
-    """flat_out[at:at + count] = items[first:first + count], at unsigned offsets."""
-    for k in range(count):
-        flat_out[at + np.uint64(k)] = items[first + np.uint64(k)]
+    """flat_out[at:at + count] = items[first:first + count] (1-D, same dtype; compiled, one
+    memcpy, which LLVM turns into a few loads and then stores for a constant ``count``: item by
+    item, each store would have to wait for the next load, as the two arrays might overlap)."""
+    flat_out[at:at + np.uint64(count)] = items[first:first + np.uint64(count)]
+
+
+@intrinsic
+def _copy_memcpy(typingctx, flat_out, at, items, first, count):
+    """llvm.memcpy of ``count`` items from ``items[first]`` to ``flat_out[at]`` (no bounds check)."""
+
+    def codegen(context, builder, signature, args):
+        target, source = (builder.gep(context.make_array(signature.args[k])(context, builder, args[k]).data,
+                                      [args[k + 1]]) for k in (0, 2))
+        itemsize = context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype))
+        count = context.cast(builder, args[4], signature.args[4], numba.types.intp)
+        cgutils.raw_memcpy(builder, target, source, count, itemsize)
+        return context.get_dummy_value()
+
+    return numba.types.none(flat_out, numba.types.uint64, items, numba.types.uint64, count), codegen
+
+
+@overload(_copy, jit_options={"cache": True})
+def _copy_compiled(flat_out, at, items, first, count):
+    return lambda flat_out, at, items, first, count: _copy_memcpy(flat_out, at, items, first, count)
 
 
 @ngjit_inline
