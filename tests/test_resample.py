@@ -12,6 +12,7 @@ from polewarp.cli import cli
 from polewarp.engine import gather
 from polewarp.engine.cache import LutCache, cache_key
 from polewarp.engine.errors import SpecError
+from polewarp.engine.geometry import FRACTION_BITS
 from polewarp.engine.imageio import read_image
 
 from . import reference
@@ -72,6 +73,28 @@ def test_bilinear_gather_matches_plain_numpy(dtype, channels):
     image = (np.random.default_rng(2).random(shape) * 60000).astype(dtype)
     fill = 7
     np.testing.assert_array_equal(apply_lut(lut, image, fill), bilinear_reference(image, lut.array, fill))
+
+
+def test_fixed_point_constants_follow_the_lut_fraction_bits():
+    """The kernels' fixed point is the one geometry.FRACTION_BITS gives bilinear LUTs, in the
+    names and in the compiled blends (a stale numba cache would fail here): a column position of
+    f / FRACTION_ONE between a pixel of 0 and one of 200 blends to 200 f / FRACTION_ONE."""
+    from polewarp.engine import kernels
+
+    one = 1 << FRACTION_BITS
+    assert (kernels.FRACTION_ONE, kernels.FRACTION_MASK) == (one, one - 1)
+    assert (kernels.WEIGHT_ONE, kernels.WEIGHT_HALF) == (1 << kernels.WEIGHT_BITS, kernels.WEIGHT_ONE // 2)
+    assert kernels.WEIGHT_ONE == one * one
+    spec = GeometrySpec((4, 2), output_size=(4, 2), resample="bilinear")
+    table = np.zeros_like(build_lut(spec).array)
+    table[..., 1] = np.array([one // 2, 1, one - 1, 0])
+    image = np.zeros((2, 4, 3))
+    image[:, 1] = 200
+    expected = 200 * np.array([one // 2, 1, one - 1, 0]) / one
+    for dtype in (np.uint8, np.float32):  # the word kernel and the one taking a pixel at a time
+        out = apply_lut(Lut(table, spec), image.astype(dtype))
+        np.testing.assert_array_equal(out[..., 0], np.broadcast_to(np.floor(expected + 0.5).astype(dtype)
+                                                                   if dtype is np.uint8 else expected, (2, 4)))
 
 
 @settings(max_examples=80, deadline=None)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import CacheError, SpecError
+from .geometry import FRACTION_BITS
 
 GATHERS = ("auto", "numba", "numpy")
 PACKABLE_BYTES = (1, 2, 4, 8)  # pixels of these sizes move as one unsigned integer
@@ -76,16 +79,12 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
     gather = choose_gather(gather, table.shape[0] * table.shape[1])
     values = _fill_values(fill, src.shape[2], src.dtype)
     out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
-    if resample == "nearest" and gather == "numba":  # checks while it gathers
-        if _gather_numba(src, table, values, out) and not checked:
-            check_lut(table, src.shape[:2], resample, "numpy")
-    else:
-        if not checked:
-            check_lut(table, src.shape[:2], resample, "numpy" if resample == "nearest" else "numba")
-        if resample == "nearest":
-            _gather_numpy(src, table, values, out)
-        else:
-            _gather_blended(resample, src, table, values, bool(alpha and src.shape[2] > 1), out)
+    kernel = _gather_kernel(resample, gather, src)
+    if not (checked or kernel.counts_outside):
+        check_lut(table, src.shape[:2], resample, kernel.pre_pass)
+    outside = kernel.run(src, table, values, bool(alpha and src.shape[2] > 1), out)
+    if outside and not checked:  # the pre-pass names what is wrong
+        check_lut(table, src.shape[:2], resample, "numpy")
     return out if image.ndim == 3 else out[:, :, 0]
 
 
@@ -122,7 +121,7 @@ def check_lut(table: np.ndarray, input_shape: tuple[int, int], resample: str = "
     column, a repeated row): row < 256 H and column < 256 W. A pair with one marker and one
     other value is invalid: it comes from no build. Which pass (numpy or numba) by ``gather``."""
     marker = np.iinfo(table.dtype).max
-    scale = 256 if resample == "bilinear" else 1
+    scale = 1 << FRACTION_BITS if resample == "bilinear" else 1
     last_row, last_col = (min(side * scale - 1, marker) for side in input_shape)
     pairs = np.ascontiguousarray(table).reshape(-1)
     if choose_gather(gather, pairs.size // 2) == "numba":
@@ -137,28 +136,6 @@ def check_lut(table: np.ndarray, input_shape: tuple[int, int], resample: str = "
         unit = " (in 1/256 px)" if scale > 1 else ""
         raise CacheError(f"the LUT points outside the {input_shape[1]}x{input_shape[0]} input: "
                          f"rows up to {top_row}, columns up to {top_col}{unit}")
-
-
-def _gather_blended(resample: str, src: np.ndarray, table: np.ndarray, fill: np.ndarray, alpha: bool,
-                    out: np.ndarray) -> None:
-    """Pick the numba kernel of a bilinear or average LUT: 8-bit pixels of one to four channels
-    by 8-byte word loads (on little-endian machines), any other pixels one at a time."""
-    from . import kernels
-
-    is_int = src.dtype.kind != "f"
-    by_words = src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN
-    if resample == "average" and by_words:
-        padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-        average = kernels.average_bytes_kernel(src.shape[2], alpha)
-        average(data, padded.shape[1], src.shape[0], table, fill, out)
-    elif resample == "average":
-        kernels._gather_average(src, table, fill, alpha, is_int, out)
-    elif by_words:
-        padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-        blend = kernels.bilinear_bytes_kernel(src.shape[2])
-        blend(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
-    else:
-        kernels._gather_bilinear(padded_source(src)[0], table, fill, is_int, alpha, out)
 
 
 def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -176,22 +153,10 @@ def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np
     return padded, data
 
 
-def _gather_numba(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> int:
-    """Pick the numba kernel for the pixel layout; returns how many pairs point outside the
-    input and are not the marker pair (their pixels get ``fill``: nothing outside is read)."""
-    from . import kernels
-
-    marker = table.dtype.type(np.iinfo(table.dtype).max)
-    if src.shape[2] * src.dtype.itemsize in PACKABLE_BYTES:
-        return kernels._gather_pixels(_packed(src), table, _packed(fill[None, None])[0, 0], marker, _packed(out))
-    if src.shape[2] == 3:
-        return kernels._gather_rgb(src, table, fill, marker, out)
-    return kernels._gather_channels(src, table, fill, marker, out)
-
-
-def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.ndarray) -> None:
-    """The same gather through one flat index and ``np.take`` over whole pixels, for a checked
-    LUT. "No source" is found before the cast to int32, which would make a uint32 marker -1."""
+def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, alpha: bool, out: np.ndarray) -> None:
+    """The nearest gather through one flat index and ``np.take`` over whole pixels, for a checked
+    LUT (``alpha`` unused: the signature of every gather). "No source" is found before the cast
+    to int32, which would make a uint32 marker -1."""
     in_h, in_w, channels = src.shape
     missing = table[:, :, 0] >= in_h
     any_missing = missing.any()
@@ -207,3 +172,89 @@ def _gather_numpy(src: np.ndarray, table: np.ndarray, fill: np.ndarray, out: np.
         np.take(src.reshape(-1).view(unit), flat.reshape(-1), out=out.reshape(-1).view(unit))
     if any_missing:
         out[missing] = fill
+
+
+def _nearest_packed(src, table, fill, alpha, out) -> int:
+    """numba's nearest gather of pixels of 1, 2, 4 or 8 bytes, each moved as one integer; returns
+    how many pairs point outside the input and are not the marker pair (their pixels get
+    ``fill``: nothing outside is read)."""
+    from . import kernels
+
+    marker = table.dtype.type(np.iinfo(table.dtype).max)
+    return kernels.nearest_kernel(1)(_packed(src), table, _packed(fill[None, None])[0], marker, _packed(out))
+
+
+def _nearest_items(src, table, fill, alpha, out) -> int:
+    """The same for pixels of any other size, channel by channel."""
+    from . import kernels
+
+    marker = table.dtype.type(np.iinfo(table.dtype).max)
+    return kernels.nearest_kernel(src.shape[2])(src, table, fill, marker, out)
+
+
+def _bilinear_words(src, table, fill, alpha, out) -> None:
+    """The bilinear blend of 8-bit pixels of one to four channels by 8-byte word loads."""
+    from . import kernels
+
+    padded, data = padded_source(src, spare_bytes=WORD_SPARE)
+    kernels.bilinear_bytes_kernel(src.shape[2])(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
+
+
+def _bilinear_items(src, table, fill, alpha, out) -> None:
+    """The bilinear blend of any other pixels, one at a time."""
+    from . import kernels
+
+    kernels._gather_bilinear(padded_source(src)[0], table, fill, src.dtype.kind != "f", alpha, out)
+
+
+def _average_words(src, table, fill, alpha, out) -> None:
+    """The average of 8-bit pixels of one to four channels by 8-byte word loads."""
+    from . import kernels
+
+    padded, data = padded_source(src, spare_bytes=WORD_SPARE)
+    kernels.average_bytes_kernel(src.shape[2], alpha)(data, padded.shape[1], src.shape[0], table, fill, out)
+
+
+def _average_items(src, table, fill, alpha, out) -> None:
+    """The average of any other pixels, one at a time."""
+    from . import kernels
+
+    kernels._gather_average(src, table, fill, alpha, src.dtype.kind != "f", out)
+
+
+class _Kernel(NamedTuple):
+    """A gather: ``run(src, table, fill, alpha, out)``; whether it counts the pairs outside the
+    input as it reads them (returning how many) or needs ``check_lut``'s pre-pass, and which."""
+
+    run: Callable
+    counts_outside: bool
+    pre_pass: str = "numba"
+
+
+# The pixel layouts a gather can take, in order of preference: one integer a pixel, 8-bit
+# pixels read as 8-byte words (little-endian machines only: the kernels pick bytes out of a
+# word), and any pixel item by item.
+LAYOUTS = {
+    "packed": lambda src: src.shape[2] * src.dtype.itemsize in PACKABLE_BYTES,
+    "words": lambda src: src.dtype == np.uint8 and src.shape[2] <= 4 and LITTLE_ENDIAN,
+    "items": lambda src: True,
+}
+# Nearest gathers with numba check each pair as they read it; numpy's and the blends do not (the
+# blends read neighbours too), and for nearest the pre-pass stays in numpy, as numba may not be loaded.
+KERNELS = {
+    ("nearest", "packed"): _Kernel(_nearest_packed, True),
+    ("nearest", "items"): _Kernel(_nearest_items, True),
+    ("nearest-numpy", "items"): _Kernel(_gather_numpy, False, "numpy"),
+    ("bilinear", "words"): _Kernel(_bilinear_words, False),
+    ("bilinear", "items"): _Kernel(_bilinear_items, False),
+    ("average", "words"): _Kernel(_average_words, False),
+    ("average", "items"): _Kernel(_average_items, False),
+}
+
+
+def _gather_kernel(resample: str, gather: str, src: np.ndarray) -> _Kernel:
+    """The gather of ``resample`` for ``src``'s pixels: the first layout of LAYOUTS that it has
+    a kernel for and that fits (a nearest gather by ``gather``: numba or numpy)."""
+    method = "nearest-numpy" if resample == "nearest" and gather == "numpy" else resample
+    return next(KERNELS[method, layout] for layout, fits in LAYOUTS.items()
+                if (method, layout) in KERNELS and fits(src))

@@ -20,6 +20,8 @@ from llvmlite import ir  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic, overload  # noqa: E402
 
+from .geometry import FRACTION_BITS  # noqa: E402
+
 # Compile flags, decided once. No fastmath: the LUT must agree with PROJ and with the plain
 # numpy reference to the last bit, and the "no source" checks must see NaN and infinities.
 ngjit = numba.njit(nogil=True, cache=True)
@@ -32,6 +34,16 @@ ngjit_vector = numba.njit(nogil=True, cache=True, error_model="numpy")
 PI = math.pi
 TWO_PI = 2.0 * math.pi
 HALF_PI = math.pi / 2.0
+
+# Bilinear fixed point: LUT positions in 1/FRACTION_ONE pixel, the four weights (products of two
+# fractions) in 1/WEIGHT_ONE, rounded half up by adding WEIGHT_HALF. numba freezes these when
+# it compiles, and its cache follows this file only: a change to geometry.FRACTION_BITS needs
+# a fresh cache (tests/test_resample.py ties the compiled kernels to it).
+FRACTION_ONE = 1 << FRACTION_BITS
+FRACTION_MASK = FRACTION_ONE - 1
+WEIGHT_BITS = 2 * FRACTION_BITS
+WEIGHT_ONE = 1 << WEIGHT_BITS
+WEIGHT_HALF = WEIGHT_ONE >> 1
 
 
 @ngjit
@@ -135,18 +147,19 @@ def _fill_rows(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, in_w, i
 
 @ngjit_vector
 def _fill_rows_bilinear(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, in_w, in_h, missing):
-    """Fill bilinear LUT rows [r0, r1) with source positions rounded to 1/256 pixel, measured
+    """Fill bilinear LUT rows [r0, r1) with source positions rounded to 1/FRACTION_ONE pixel, measured
     from the first pixel's centre: columns wrap around the globe, rows clamp at the poles."""
     xs, ys = np.empty(lut.shape[1]), np.empty(lut.shape[1])
     components = np.ascontiguousarray(columns.T)
-    turn = in_w * 256
+    turn = in_w * FRACTION_ONE
     for r in range(r0, r1):
         _row_xy(rows[r, 0], rows[r, 1], rows[r, 2], components, pole, in_mercator, in_extent, in_w, in_h, xs, ys)
         for c in range(xs.shape[0]):
             nan = math.isnan(ys[c])
-            col = np.int64(math.floor((xs[c] - 0.5) * 256.0 + 0.5))  # to the nearest 1/256 pixel
+            col = np.int64(math.floor((xs[c] - 0.5) * FRACTION_ONE + 0.5))  # to the nearest fraction
             col = col + turn if col < 0 else (col - turn if col >= turn else col)
-            row = min(max(np.int64(math.floor(((0.0 if nan else ys[c]) - 0.5) * 256.0 + 0.5)), 0), (in_h - 1) * 256)
+            row = min(max(np.int64(math.floor(((0.0 if nan else ys[c]) - 0.5) * FRACTION_ONE + 0.5)), 0),
+                      (in_h - 1) * FRACTION_ONE)
             lut[r, c, 0] = missing if nan else row
             lut[r, c, 1] = missing if nan else col
 
@@ -300,72 +313,68 @@ def _outside(sr, sc, in_h, width, marker):
     return 1 if sr == marker and sc == marker else 2
 
 
-@ngjit
-def _gather_pixels(src, lut, fill, marker, out):
-    """out[r, c] = src[lut[r, c]] for pixels packed as one integer; "no source" gets ``fill``.
-    Returns how many pairs point outside the input (those get ``fill`` too; see ``_outside``)."""
+@functools.cache  # made on first use: importing the kernels stays cheap
+def nearest_kernel(channels):
+    """The nearest gather of pixels of ``channels`` items (a pixel packed as one integer is one
+    item), its own compiled copy so that the channel loop has a constant bound: out[r, c] =
+    src[lut[r, c]], "no source" gets ``fill``. Arguments: the source (H, W) or (H, W, channels),
+    the LUT, the fill (``channels`` items), the marker, the output. Returns how many pairs point
+    outside the input (those get ``fill`` too; see ``_outside``)."""
+
+    @ngjit
+    def gather(src, lut, fill, marker, out):
+        return _gather_nearest(src, lut, fill, marker, out, channels)
+
+    return gather
+
+
+def _copy(flat_out, at, items, first, count):
+    """flat_out[at:at + count] = items[first:first + count] (1-D, same dtype; compiled, one
+    memcpy, which LLVM turns into a few loads and then stores for a constant ``count``: item by
+    item, each store would have to wait for the next load, as the two arrays might overlap)."""
+    flat_out[at:at + np.uint64(count)] = items[first:first + np.uint64(count)]
+
+
+@intrinsic
+def _copy_memcpy(typingctx, flat_out, at, items, first, count):
+    """llvm.memcpy of ``count`` items from ``items[first]`` to ``flat_out[at]`` (no bounds check)."""
+
+    def codegen(context, builder, signature, args):
+        target, source = (builder.gep(context.make_array(signature.args[k])(context, builder, args[k]).data,
+                                      [args[k + 1]]) for k in (0, 2))
+        itemsize = context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype))
+        count = context.cast(builder, args[4], signature.args[4], numba.types.intp)
+        cgutils.raw_memcpy(builder, target, source, count, itemsize)
+        return context.get_dummy_value()
+
+    return numba.types.none(flat_out, numba.types.uint64, items, numba.types.uint64, count), codegen
+
+
+@overload(_copy, jit_options={"cache": True})
+def _copy_compiled(flat_out, at, items, first, count):
+    return lambda flat_out, at, items, first, count: _copy_memcpy(flat_out, at, items, first, count)
+
+
+@ngjit_inline
+def _gather_nearest(src, lut, fill, marker, out, channels):
+    """Per block of output pixels: prefetch the next block's sources, then copy each pixel's
+    ``channels`` items, checking each pair as it is read."""
     in_h, width = src.shape[0], np.uint64(src.shape[1])
+    stride = np.uint64(channels)
     s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
+    pixels = lut.shape[0] * lut.shape[1]
     bad = 0
-    for start in range(0, o.shape[0], PREFETCH_BLOCK):
-        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, U1)
-        for j in range(start, min(start + PREFETCH_BLOCK, o.shape[0])):
+    for start in range(0, pixels, PREFETCH_BLOCK):
+        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, stride)
+        for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
             i = np.uint64(j)
             sr, sc = table[U2 * i], table[U2 * i + U1]
             where = _outside(sr, sc, in_h, width, marker)
             if where:
-                o[i] = fill
+                _copy(o, stride * i, fill, np.uint64(0), channels)
                 bad += where >> 1
             else:
-                o[i] = s[np.uint64(sr) * width + np.uint64(sc)]
-    return bad
-
-
-@ngjit
-def _gather_rgb(src, lut, fill, marker, out):
-    """The same for three channels, unrolled (RGB is the common case and cannot be packed)."""
-    in_h, width = src.shape[0], np.uint64(src.shape[1])
-    s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
-    three = np.uint64(3)
-    pixels = out.shape[0] * out.shape[1]
-    bad = 0
-    for start in range(0, pixels, PREFETCH_BLOCK):
-        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, three)
-        for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
-            i = np.uint64(j)
-            sr, sc = table[U2 * i], table[U2 * i + U1]
-            at = three * i
-            where = _outside(sr, sc, in_h, width, marker)
-            if where:
-                o[at], o[at + U1], o[at + U2] = fill[0], fill[1], fill[2]
-                bad += where >> 1
-                continue
-            b = (np.uint64(sr) * width + np.uint64(sc)) * three
-            o[at], o[at + U1], o[at + U2] = s[b], s[b + U1], s[b + U2]
-    return bad
-
-
-@ngjit
-def _gather_channels(src, lut, fill, marker, out):
-    """The same for any channel count (pixels that neither pack nor have three channels)."""
-    in_h, width = src.shape[0], np.uint64(src.shape[1])
-    channels = np.uint64(out.shape[2])
-    s, table, o = src.reshape(-1), lut.reshape(-1), out.reshape(-1)
-    pixels = out.shape[0] * out.shape[1]
-    bad = 0
-    for start in range(0, pixels, PREFETCH_BLOCK):
-        _prefetch_sources(s, table, start + PREFETCH_BLOCK, start + 2 * PREFETCH_BLOCK, in_h, width, channels)
-        for j in range(start, min(start + PREFETCH_BLOCK, pixels)):
-            i = np.uint64(j)
-            sr, sc = table[U2 * i], table[U2 * i + U1]
-            where = _outside(sr, sc, in_h, width, marker)
-            if where:
-                _put(o, i * channels, fill)
-                bad += where >> 1
-                continue
-            b = (np.uint64(sr) * width + np.uint64(sc)) * channels
-            for k in range(out.shape[2]):
-                o[i * channels + np.uint64(k)] = s[b + np.uint64(k)]
+                _copy(o, stride * i, s, (np.uint64(sr) * width + np.uint64(sc)) * stride, channels)
     return bad
 
 
@@ -376,19 +385,19 @@ def _gather_channels(src, lut, fill, marker, out):
 @ngjit
 def _corner(lut, i, row_stride, pixel):
     """Flat offset of the top-left neighbour of output pixel ``i`` and the four weights in
-    1/65536 (int64), from its fixed-point (row, column) in 1/256 pixel."""
+    1/WEIGHT_ONE (int64), from its fixed-point (row, column) in 1/FRACTION_ONE pixel."""
     pr = lut[np.uint64(2) * i]
     pc = lut[np.uint64(2) * i + U1]
-    fr = np.int64(pr & 255)
-    fc = np.int64(pc & 255)
-    base = np.uint64(pr >> 8) * row_stride + np.uint64(pc >> 8) * pixel
-    return base, (256 - fr) * (256 - fc), (256 - fr) * fc, fr * (256 - fc), fr * fc
+    fr, fc = _fractions(lut, i)
+    base = np.uint64(pr >> FRACTION_BITS) * row_stride + np.uint64(pc >> FRACTION_BITS) * pixel
+    w00, w01, w10, w11 = _weights(fr, fc)
+    return base, w00, w01, w10, w11
 
 
 @ngjit
 def _gather_bilinear(src, lut, fill, is_int, alpha, out):
     """Bilinear blend of pixels one at a time, for what the word kernels below do not take (other
-    dtypes than 8-bit, more than four channels, big-endian machines): weights in 1/65536, summed
+    dtypes than 8-bit, more than four channels, big-endian machines): weights in 1/WEIGHT_ONE, summed
     in float64, exact for every integer image Pillow reads (at most 2**47 a term, 2**50 a sum);
     with ``alpha`` the colours are weighted by the last channel (premultiplied), so that
     transparent pixels lend no colour; integers round half up."""
@@ -396,7 +405,7 @@ def _gather_bilinear(src, lut, fill, is_int, alpha, out):
     last = channels - U1
     colours = out.shape[2] - 1 if alpha else out.shape[2]
     row_stride = np.uint64(src.shape[1]) * channels
-    limit = (src.shape[0] - 1) * 256
+    limit = (src.shape[0] - 1) * FRACTION_ONE
     s, o, table = src.reshape(-1), out.reshape(-1), lut.reshape(-1)
     for j in range(out.shape[0] * out.shape[1]):
         i = np.uint64(j)
@@ -406,14 +415,14 @@ def _gather_bilinear(src, lut, fill, is_int, alpha, out):
             continue
         b, w00, w01, w10, w11 = _corner(table, i, row_stride, channels)
         v00, v01, v10, v11 = np.float64(w00), np.float64(w01), np.float64(w10), np.float64(w11)
-        weight = 65536.0
+        weight = float(WEIGHT_ONE)
         if alpha:
             v00 *= np.float64(s[b + last])
             v01 *= np.float64(s[b + channels + last])
             v10 *= np.float64(s[b + row_stride + last])
             v11 *= np.float64(s[b + row_stride + channels + last])
             weight = v00 + v01 + v10 + v11
-            o[at + last] = math.floor((weight + 32768.0) / 65536.0) if is_int else weight / 65536.0
+            o[at + last] = math.floor((weight + WEIGHT_HALF) / WEIGHT_ONE) if is_int else weight / WEIGHT_ONE
         for kk in range(colours):
             k = b + np.uint64(kk)
             total = (v00 * np.float64(s[k]) + v01 * np.float64(s[k + channels])
@@ -451,7 +460,7 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
     afterwards, as its weights need not sum to one. The word shifts assume a little-endian machine."""
     stride = np.uint64(channels)
     row_stride = np.uint64(width) * stride
-    limit = (height - 1) * 256
+    limit = (height - 1) * FRACTION_ONE
     fill_pixel = np.uint64(0)
     for k in range(channels):
         fill_pixel |= np.uint64(fill[k]) << np.uint64(8 * k)
@@ -470,7 +479,8 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
                 top[j] = fill_pair
                 bottom[j] = fill_pair
                 continue
-            b = np.uint64(pr >> 8) * row_stride + np.uint64(table[np.uint64(2) * i + U1] >> 8) * stride
+            b = (np.uint64(pr >> FRACTION_BITS) * row_stride
+                 + np.uint64(table[np.uint64(2) * i + U1] >> FRACTION_BITS) * stride)
             top[j] = _load_u64(data, b)
             bottom[j] = _load_u64(data, b + row_stride)
         if not alpha:
@@ -486,26 +496,34 @@ def _bilinear_words(data, height, width, lut, fill, alpha, out, channels):
 
 @ngjit_inline
 def _fractions(table, i):
-    """Output pixel ``i``'s (row, column) fractions in 1/256 pixel."""
-    return np.int64(table[np.uint64(2) * i] & np.uint32(255)), np.int64(table[np.uint64(2) * i + U1] & np.uint32(255))
+    """Output pixel ``i``'s (row, column) fractions in 1/FRACTION_ONE pixel."""
+    mask = np.uint32(FRACTION_MASK)
+    return np.int64(table[np.uint64(2) * i] & mask), np.int64(table[np.uint64(2) * i + U1] & mask)
+
+
+@ngjit_inline
+def _weights(fr, fc):
+    """The four neighbours' weights in 1/WEIGHT_ONE (top-left, top-right, bottom-left, bottom-right)
+    of the fractions ``fr``, ``fc``, in their integer type."""
+    return (FRACTION_ONE - fr) * (FRACTION_ONE - fc), (FRACTION_ONE - fr) * fc, fr * (FRACTION_ONE - fc), fr * fc
 
 
 @ngjit_inline
 def _blend_words(top, bottom, table, first, count, channels, o):
-    """Blend each channel of the word pairs with weights in 1/65536 (int32: at most 255 * 65536)."""
+    """Blend each channel of the word pairs with weights in 1/WEIGHT_ONE (int32: at most 255 * 65536)."""
     pair = np.uint64(8 * channels)  # bit offset of the right-hand neighbour in a word
     for jj in range(count):
         j = np.uint64(jj)
         i = first + j
         fr, fc = _fractions(table, i)
         fr, fc = np.int32(fr), np.int32(fc)
-        w00, w01, w10, w11 = (256 - fr) * (256 - fc), (256 - fr) * fc, fr * (256 - fc), fr * fc
+        w00, w01, w10, w11 = _weights(fr, fc)
         t, u = top[j], bottom[j]
         for k in range(channels):
             low = np.uint64(8 * k)
             total = (np.int32((t >> low) & BYTE) * w00 + np.int32((t >> (low + pair)) & BYTE) * w01
                      + np.int32((u >> low) & BYTE) * w10 + np.int32((u >> (low + pair)) & BYTE) * w11)
-            o[np.uint64(channels) * i + np.uint64(k)] = np.uint8((total + 32768) >> 16)
+            o[np.uint64(channels) * i + np.uint64(k)] = np.uint8((total + WEIGHT_HALF) >> WEIGHT_BITS)
 
 
 @ngjit_inline
@@ -520,13 +538,14 @@ def _blend_words_premultiplied(top, bottom, table, first, count, channels, o):
         i = first + j
         fr, fc = _fractions(table, i)
         t, u = top[j], bottom[j]
-        w00 = (256 - fr) * (256 - fc) * np.int64((t >> alpha) & BYTE)
-        w01 = (256 - fr) * fc * np.int64((t >> (alpha + pair)) & BYTE)
-        w10 = fr * (256 - fc) * np.int64((u >> alpha) & BYTE)
-        w11 = fr * fc * np.int64((u >> (alpha + pair)) & BYTE)
+        w00, w01, w10, w11 = _weights(fr, fc)
+        w00 *= np.int64((t >> alpha) & BYTE)
+        w01 *= np.int64((t >> (alpha + pair)) & BYTE)
+        w10 *= np.int64((u >> alpha) & BYTE)
+        w11 *= np.int64((u >> (alpha + pair)) & BYTE)
         weight = w00 + w01 + w10 + w11
         at = np.uint64(channels) * i
-        o[at + np.uint64(channels - 1)] = np.uint8((weight + 32768) >> 16)
+        o[at + np.uint64(channels - 1)] = np.uint8((weight + WEIGHT_HALF) >> WEIGHT_BITS)
         divisor = np.float64(max(weight, 1))  # no weight: every colour total is 0 as well
         for k in range(channels - 1):
             low = np.uint64(8 * k)
@@ -574,36 +593,36 @@ def _gather_average(src, lut, fill, alpha, is_int, out):
 def average_bytes_kernel(channels, alpha):
     """The average of 8-bit pixels of ``channels`` channels, alpha premultiplied or not, same
     result as ``_gather_average``; its own compiled copy, so that the channel loops have constant
-    bounds and the alpha tests fold away. Arguments: the padded source's bytes with at least
-    seven more (as for ``bilinear_bytes_kernel``), its width, the input's height, the LUT, the fill,
-    the output."""
+    bounds and the alpha choice is made once, at compile time. Arguments: the padded source's
+    bytes with at least seven more (as for ``bilinear_bytes_kernel``), its width, the input's
+    height, the LUT, the fill, the output."""
 
     @ngjit
     def gather(data, width, in_h, lut, fill, out):
-        _average_words(data, width, in_h, lut, fill, out, channels, alpha)
+        if alpha:
+            _average_words_premultiplied(data, width, in_h, lut, fill, out, channels)
+        else:
+            _average_words(data, width, in_h, lut, fill, out, channels)
 
     return gather
 
 
 @ngjit_inline
-def _average_words(data, width, in_h, lut, fill, out, channels, alpha):
-    """Each sample is one word load. Without alpha, two channels are summed at a time in 16-bit
-    lanes (at most 64 x 255) and the rounded mean floor((2 total + n) / 2n) is a multiply by
-    ceil(2**32 / 2n), exact for these sums and far faster than dividing. With alpha, the
-    colours are summed weighted by it, in integers, and divided as ``_gather_average`` does."""
+def _average_words(data, width, in_h, lut, fill, out, channels):
+    """Each sample is one word load; two channels are summed at a time in 16-bit lanes (at most
+    64 x 255) and the rounded mean floor((2 total + n) / 2n) is a multiply by ceil(2**32 / 2n),
+    exact for these sums and far faster than dividing."""
     samples = lut.shape[2]
     reciprocal = np.empty(samples + 1, np.uint64)
     for n in range(1, samples + 1):
         reciprocal[n] = ((1 << 32) + 2 * n - 1) // (2 * n)
     stride = np.uint64(width) * np.uint64(channels)
     pair_lanes = np.uint64(0x00FF00FF)
-    last = np.uint64(channels - 1)
     table, o = lut.reshape(-1), out.reshape(-1)
     for j in range(out.shape[0] * out.shape[1]):
         i = np.uint64(j)
         first = i * np.uint64(2 * samples)
         even, odd, count = np.uint64(0), np.uint64(0), 0  # lanes: channels 0 and 2, channels 1 and 3
-        weight, red, green, blue = 0, 0, 0, 0  # with alpha: its sum, the colour sums weighted by it
         for s in range(samples):
             k = first + np.uint64(2 * s)
             sr = table[k]
@@ -611,28 +630,48 @@ def _average_words(data, width, in_h, lut, fill, out, channels, alpha):
                 continue
             word = _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
             count += 1
-            if alpha:
-                a = np.int64((word >> (np.uint64(8) * last)) & BYTE)
-                weight += a
-                red += np.int64(word & BYTE) * a
-                green += np.int64((word >> np.uint64(8)) & BYTE) * a
-                blue += np.int64((word >> np.uint64(16)) & BYTE) * a
-            else:
-                even += word & pair_lanes
-                odd += (word >> np.uint64(8)) & pair_lanes
+            even += word & pair_lanes
+            odd += (word >> np.uint64(8)) & pair_lanes
         at = i * np.uint64(channels)
         if count == 0:
             _put(o, at, fill)
-        elif alpha:
-            o[at + last] = np.uint8(math.floor(weight / count + 0.5))
-            for kk in range(channels - 1):
-                total = red if kk == 0 else (green if kk == 1 else blue)
-                o[at + np.uint64(kk)] = np.uint8(math.floor(total / weight + 0.5)) if weight > 0 else 0
-        else:
-            n, m = np.uint64(count), reciprocal[count]
-            for kk in range(channels):
-                lanes = odd if kk & 1 else even
-                total = (lanes >> np.uint64(16 * (kk >> 1))) & np.uint64(0xFFFF)
-                o[at + np.uint64(kk)] = np.uint8(((np.uint64(2) * total + n) * m) >> np.uint64(32))
+            continue
+        n, m = np.uint64(count), reciprocal[count]
+        for kk in range(channels):
+            lanes = odd if kk & 1 else even
+            total = (lanes >> np.uint64(16 * (kk >> 1))) & np.uint64(0xFFFF)
+            o[at + np.uint64(kk)] = np.uint8(((np.uint64(2) * total + n) * m) >> np.uint64(32))
 
 
+@ngjit_inline
+def _average_words_premultiplied(data, width, in_h, lut, fill, out, channels):
+    """The same with the colours summed weighted by alpha (the last channel), in integers, and
+    divided as ``_gather_average`` does."""
+    samples = lut.shape[2]
+    stride = np.uint64(width) * np.uint64(channels)
+    last = np.uint64(channels - 1)
+    table, o = lut.reshape(-1), out.reshape(-1)
+    for j in range(out.shape[0] * out.shape[1]):
+        i = np.uint64(j)
+        first = i * np.uint64(2 * samples)
+        weight, red, green, blue, count = 0, 0, 0, 0, 0  # alpha's sum, the colour sums weighted by it
+        for s in range(samples):
+            k = first + np.uint64(2 * s)
+            sr = table[k]
+            if sr >= in_h:
+                continue
+            word = _load_u64(data, np.uint64(sr) * stride + np.uint64(table[k + U1]) * np.uint64(channels))
+            count += 1
+            a = np.int64((word >> (np.uint64(8) * last)) & BYTE)
+            weight += a
+            red += np.int64(word & BYTE) * a
+            green += np.int64((word >> np.uint64(8)) & BYTE) * a
+            blue += np.int64((word >> np.uint64(16)) & BYTE) * a
+        at = i * np.uint64(channels)
+        if count == 0:
+            _put(o, at, fill)
+            continue
+        o[at + last] = np.uint8(math.floor(weight / count + 0.5))
+        for kk in range(channels - 1):
+            total = red if kk == 0 else (green if kk == 1 else blue)
+            o[at + np.uint64(kk)] = np.uint8(math.floor(total / weight + 0.5)) if weight > 0 else 0
