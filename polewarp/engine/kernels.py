@@ -166,7 +166,7 @@ def _fill_rows_bilinear(lut, r0, r1, columns, rows, pole, in_mercator, in_extent
 
 @ngjit
 def _fill_rows_legacy(lut, r0, r1, columns, rows, pole, in_mercator, in_extent, in_w, in_h, missing):
-    """Fill LUT rows [r0, r1) as the old script did: rounded angles, truncation, clamping.
+    """Fill LUT rows [r0, r1) as the original script did: rounded angles, truncation, clamping.
 
     ``columns`` holds (s, sin s, cos s) of the rounded angle s, ``rows`` (t, sinh t, cosh t);
     the geometry arguments are unused (legacy has one geometry) but keep the fill signature.
