@@ -55,15 +55,17 @@ class _BatchWorker:
 _worker: _BatchWorker | None = None
 
 
-def _attach_luts(handles: dict, specs: dict, settings: BatchSettings) -> None:
-    """Pool initializer: attach every LUT segment once."""
+def _attach_luts(handles: dict, luts_meta: dict, settings: BatchSettings) -> None:
+    """Pool initializer: attach every LUT segment once, each with its spec and whether the parent
+    checked it (so that the gather does not check it again for every image)."""
     global _worker
     worker_signals()
     segments, luts = [], {}
     for size, handle in handles.items():
         segment, array = attach(handle)
         segments.append(segment)
-        luts[size] = Lut(array, specs[size], "shared")
+        spec, checked = luts_meta[size]
+        luts[size] = Lut(array, spec, "shared", checked)
     _worker = _BatchWorker(segments, luts, settings)
 
 
@@ -204,8 +206,8 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
                   for size, lut in luts.items()}
         for size, array in shared.items():
             array.array[...] = luts[size].array
-        pool_arguments = ({s: a.handle for s, a in shared.items()}, {s: lut.spec for s, lut in luts.items()},
-                          settings)
+        pool_arguments = ({s: a.handle for s, a in shared.items()},
+                          {s: (lut.spec, lut.checked) for s, lut in luts.items()}, settings)
         stack.callback(remove_stray_temporaries, todo)
         for start in range(MAX_POOL_STARTS):
             last = start == MAX_POOL_STARTS - 1
