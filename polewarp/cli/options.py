@@ -195,11 +195,9 @@ def take_encoder(options: dict):
 
 def take_cache(options: dict):
     """Pop the cache options: the LutCache they ask for, or None with --no-cache."""
-    import os
-
-    from ..engine.cache import LutCache, default_cache_dir, parse_size
+    from ..engine.cache import LutCache, cache_cap, default_cache_dir
 
     cache_dir, no_cache, max_size = (options.pop(n) for n in ("cache_dir", "no_cache", "max_cache_size"))
     if no_cache:
         return None
-    return LutCache(default_cache_dir(cache_dir), parse_size(max_size or os.environ.get(ENV_CACHE_MAX)))
+    return LutCache(default_cache_dir(cache_dir), cache_cap(max_size))
