@@ -75,7 +75,7 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
     resample = spec.resample if spec is not None else "nearest"
     checked = getattr(lut, "checked", False)
     if not checked:
-        check_layout(table, src.shape[:2], spec)
+        check_layout(table, spec)
     gather = choose_gather(gather, table.shape[0] * table.shape[1])
     values = _fill_values(fill, src.shape[2], src.dtype)
     out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
@@ -96,7 +96,7 @@ def choose_gather(gather: str, pixels: int) -> str:
     return "numba" if "numba" in sys.modules or pixels >= NUMBA_MIN_PIXELS else "numpy"
 
 
-def check_layout(table: np.ndarray, input_shape: tuple[int, int], spec=None) -> None:
+def check_layout(table: np.ndarray, spec=None) -> None:
     """Raise SpecError unless ``table`` has the shape and dtype of ``spec``'s LUT (a bare array:
     of a nearest LUT, (H, W, 2) uint16 or uint32)."""
     if spec is not None:
