@@ -14,7 +14,7 @@ import click
 
 from .. import __version__
 from ..engine import signals
-from ..engine.errors import Interrupted, PolewarpError, SpecError, interruption_behind
+from ..engine.errors import Interrupted, PolewarpError, SpecError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 INNERMOST = "polewarp.context"  # ctx.meta key: the deepest command context entered
@@ -108,7 +108,7 @@ class PolewarpGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BaseException as err:
-            interruption = find_interruption(err)
+            interruption = signals.find_interruption(err)
             if interruption is not None:
                 _report_interruption(interruption)
                 ctx.exit(getattr(interruption, "exit_code", 130))
@@ -167,23 +167,6 @@ def cli(quiet, verbose, debug):
     pillow.propagate = False
 
 
-def find_interruption(err: BaseException | None = None) -> BaseException | None:
-    """The interruption behind ``err``, else the signal the handler raised that Python swallowed
-    (a ctypes callback inside numba's compiler does, leaving numba to fail later with
-    "RuntimeError: no compiled object yet")."""
-    found = interruption_behind(err) if err is not None else None
-    if found is None and signals.raised() is not None:
-        found = Interrupted(signals.raised())
-    return found
-
-
-def check_interrupted() -> None:
-    """Raise the interruption that arrived and was swallowed, so that a long loop stops."""
-    found = find_interruption()
-    if found is not None:
-        raise found
-
-
 def _working_folder_gone() -> bool:
     """True when the current folder was removed under us (every relative path would fail)."""
     try:
@@ -203,7 +186,7 @@ def main(args=None):
     signals.install()
     try:
         code = _run(args)
-        swallowed = find_interruption()
+        swallowed = signals.find_interruption()
         if swallowed is not None and code in (0, None):  # the command finished all the same
             raise swallowed
     except Interrupted as err:  # arrived outside a command (while parsing, say)

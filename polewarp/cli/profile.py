@@ -11,7 +11,7 @@ import click
 
 from ..engine.backends import available_cpus
 from ..engine.choices import BACKENDS
-from .main import check_interrupted, find_interruption
+from ..engine.signals import check_interrupted, find_interruption
 from .options import SIZE, aspect_options, take_geometry
 
 

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from .errors import Interrupted
+from .errors import Interrupted, interruption_behind
 
 REDELIVERY_S = 0.01  # ample for the code that swallowed the exception to return
 _depth = 0  # nested critical sections now running
@@ -100,3 +100,20 @@ def deferred():
             # raise_signal runs the Python handler before it returns (in the main thread),
             # and with no handler of ours installed the default action applies.
             signal.raise_signal(signum)
+
+
+def find_interruption(err: BaseException | None = None) -> BaseException | None:
+    """The interruption behind ``err``, else the signal the handler raised that Python swallowed
+    (a ctypes callback inside numba's compiler does, leaving numba to fail later with
+    "RuntimeError: no compiled object yet")."""
+    found = interruption_behind(err) if err is not None else None
+    if found is None and raised() is not None:
+        found = Interrupted(raised())
+    return found
+
+
+def check_interrupted() -> None:
+    """Raise the interruption that arrived and was swallowed, so that a long loop stops."""
+    found = find_interruption()
+    if found is not None:
+        raise found
