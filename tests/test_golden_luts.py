@@ -11,7 +11,7 @@ from polewarp import GeometrySpec, build_lut
 CASES = {
     "default": {},
     "mercator-input": {"source": "mercator"},
-    "equirectangular-output": {"to": "equirectangular"},
+    "eqc-output": {"to": "equirectangular"},
     "oblique": {"center": (40.0, -30.0), "heading": 20.0},
 }
 
@@ -24,10 +24,10 @@ SHA256 = {
     ('mercator-input', (720, 360), 'bilinear'): "306f5e5049889fb661e44fc6dd9271ed42b4e0cbc9ecad8beceac7df0619d240",
     ('mercator-input', (2048, 1024), 'nearest'): "a064d70a2146321f14a798de809e2b2f8b3c9b890de787229d1662a7cb17569c",
     ('mercator-input', (2048, 1024), 'bilinear'): "0e638a6f639c547440f6196402812c87fef1182a60abca0f7db3f0f99de15ed3",
-    ('equirectangular-output', (720, 360), 'nearest'): "ba473f558104ed5b0248345e733337a888c266d8c3cd9f252d85dfa312a986c5",
-    ('equirectangular-output', (720, 360), 'bilinear'): "504097f7b616c73958f0224682a2b0514f1ad6d0947f8a689b0c61cfca635aba",
-    ('equirectangular-output', (2048, 1024), 'nearest'): "d36a1704debcd0b0e5c8eeb2a82dd48f0401d9757810ea08e7c1bf94ad1be7e1",
-    ('equirectangular-output', (2048, 1024), 'bilinear'): "e9860e26cc7040d54ca9d941e22e52f883e9469a441d3821418f47f4ef7f7c1f",
+    ("eqc-output", (720, 360), 'nearest'): "ba473f558104ed5b0248345e733337a888c266d8c3cd9f252d85dfa312a986c5",
+    ("eqc-output", (720, 360), 'bilinear'): "504097f7b616c73958f0224682a2b0514f1ad6d0947f8a689b0c61cfca635aba",
+    ("eqc-output", (2048, 1024), 'nearest'): "d36a1704debcd0b0e5c8eeb2a82dd48f0401d9757810ea08e7c1bf94ad1be7e1",
+    ("eqc-output", (2048, 1024), 'bilinear'): "e9860e26cc7040d54ca9d941e22e52f883e9469a441d3821418f47f4ef7f7c1f",
     ('oblique', (720, 360), 'nearest'): "3ab76dc4d7055ec86e3786caa332ddead5f56768f85fa4a2a4d40e1c4f76c690",
     ('oblique', (720, 360), 'bilinear'): "417467c3e907ca54005633efb2ea78010cb81d6a6623bc47eb87acbccc46a7f0",
     ('oblique', (2048, 1024), 'nearest'): "c05982c41ba558f0312c2d860a8c9804d8aac1cbb5277a123e19be620edef50e",

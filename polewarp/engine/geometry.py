@@ -12,6 +12,7 @@ import math
 from typing import NamedTuple
 
 from .errors import SpecError
+from .projections import DEFAULT_MERCATOR_EXTENT, WEB_MERCATOR_LIMIT
 
 PROJECTIONS = ("mercator", "equirectangular")
 RESAMPLING = ("nearest", "bilinear", "average")
@@ -19,9 +20,6 @@ MAX_SIDE = 2**32 - 2  # uint32 LUT: the top value means "no source pixel"
 FRACTION_BITS = 8  # bilinear LUTs hold positions in 1/256 pixel
 MAX_BILINEAR_SIDE = (2**32 - 1) >> FRACTION_BITS
 MAX_SUPERSAMPLE = 16
-# The Mercator ordinate of the top edge unless --lat-limit says otherwise (the original script's extent)
-DEFAULT_MERCATOR_EXTENT = 17.5 * math.pi / 18
-WEB_MERCATOR_LIMIT = 85.0511287798
 ANGLE_DECIMALS = 9
 
 

@@ -7,29 +7,15 @@ take arrays and plain numbers only, and fill a slice the caller owns.
 
 import functools
 import math
-import os
 
-# numba's OpenMP threading layer (GNU's, here) spins its threads after each parallel loop,
-# taking a core from whatever runs next; polewarp's loops are coarse, so waiting passively costs
-# nothing. Read when the layer first loads, so it must be set before the first prange call.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from llvmlite import ir  # noqa: E402
-from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic, overload  # noqa: E402
-
-from .geometry import FRACTION_BITS  # noqa: E402
-
-# Compile flags, decided once. No fastmath: the LUT must agree with PROJ and with the plain
-# numpy reference to the last bit, and the "no source" checks must see NaN and infinities.
-ngjit = numba.njit(nogil=True, cache=True)
-ngjit_parallel = numba.njit(nogil=True, cache=True, parallel=True)
-ngjit_inline = numba.njit(nogil=True, cache=True, inline="always")  # the caller's constants fold in
-# For loops the compiler vectorises: numpy's error model drops the division-by-zero checks
-# (a division by zero gives inf or NaN, which these loops handle).
-ngjit_vector = numba.njit(nogil=True, cache=True, error_model="numpy")
+from .geometry import FRACTION_BITS
+from .jit import ngjit, ngjit_inline, ngjit_parallel, ngjit_vector
 
 PI = math.pi
 TWO_PI = 2.0 * math.pi

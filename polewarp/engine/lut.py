@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .geometry import DEFAULT_MERCATOR_EXTENT, GeometrySpec
+from .geometry import GeometrySpec
+from .projections import DEFAULT_MERCATOR_EXTENT
 
 
 @dataclasses.dataclass(frozen=True)

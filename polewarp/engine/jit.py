@@ -1,0 +1,40 @@
+"""numba's compile flags, decided once, and the fingerprint of every file that holds jitted code.
+
+No fastmath anywhere: LUTs must agree with PROJ and with the plain-numpy references to the last
+bit, and the "no source" checks must see NaN and infinities.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+# numba's OpenMP threading layer (GNU's, here) spins its threads after each parallel loop,
+# taking a core from whatever runs next; polewarp's loops are coarse, so waiting passively costs
+# nothing. Read when the layer first loads, so it must be set before the first prange call.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+
+ngjit = numba.njit(nogil=True, cache=True)
+ngjit_parallel = numba.njit(nogil=True, cache=True, parallel=True)
+ngjit_inline = numba.njit(nogil=True, cache=True, inline="always")  # the caller's constants fold in
+# For loops the compiler vectorises: numpy's error model drops the division-by-zero checks
+# (a division by zero gives inf or NaN, which these loops handle).
+ngjit_vector = numba.njit(nogil=True, cache=True, error_model="numpy")
+ngjit_vector_inline = numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+
+_ENGINE = Path(__file__).resolve().parent
+
+
+def _fingerprint() -> str:
+    """sha256 of the source of every module with jitted code. numba invalidates a cached function
+    only when its own file changes, but a kernel compiled from a factory inlines formulas from
+    other files: factory kernels keep this in their closure, so it is part of their cache key."""
+    digest = hashlib.sha256()
+    for path in sorted([_ENGINE / "kernels.py", _ENGINE / "fills.py", *(_ENGINE / "formulas").glob("*.py")]):
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+SOURCE_FINGERPRINT = _fingerprint()
