@@ -60,17 +60,17 @@ def run(command: str) -> None:
 def landing(spec, vector) -> tuple[float, float]:
     """Where a geographic unit vector lands in the output, in pixels (x right, y down): the
     inverse of the LUT's mapping, through the same rotation (docs/geometry.md)."""
-    params = spec.kernel_params()
+    centre, east, pole = spec.geometry.frames()[0]
+    extent = spec.output.bounds(spec.options("to"))[1]
 
     def dot(axis):
         return sum(a * b for a, b in zip(axis, vector, strict=True))
 
-    rotated_lat = math.asin(max(-1.0, min(1.0, dot(params.pole))))
-    rotated_lon = math.atan2(dot(params.east), dot(params.centre))
-    ordinate = math.asinh(math.tan(rotated_lat)) if params.out_mercator else rotated_lat
+    rotated_lat = math.asin(max(-1.0, min(1.0, dot(pole))))
+    rotated_lon = math.atan2(dot(east), dot(centre))
+    ordinate = math.asinh(math.tan(rotated_lat)) if spec.to == "mercator" else rotated_lat
     width, height = spec.output_size
-    return ((rotated_lon + math.pi) / (2 * math.pi) * width,
-            (params.out_extent - ordinate) / (2 * params.out_extent) * height)
+    return ((rotated_lon + math.pi) / (2 * math.pi) * width, (extent - ordinate) / (2 * extent) * height)
 
 
 def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
@@ -100,16 +100,16 @@ def marks(geometry: dict, size=(1024, 512), input_size=(2048, 1024)) -> dict:
     step = landing(spec, unit_vector(spec.center[0] + 1.0, spec.center[1]))
     dx, dy = step[0] - centre[0], step[1] - centre[1]
     norm = math.hypot(dx, dy)
-    params = spec.kernel_params()
-    if params.out_mercator:  # the edge is a small circle around the rotated pole
-        edge_lat = math.degrees(math.atan(math.sinh(params.out_extent)))
+    pole = spec.geometry.frames()[0][2]
+    if spec.to == "mercator":  # the edge is a small circle around the rotated pole
+        edge_lat = math.degrees(math.atan(math.sinh(spec.output.bounds(spec.options("to"))[1])))
         within = f"within {90 - edge_lat:.1f}° of "
     else:  # the edge is the rotated pole itself, drawn as a line
         within = "all one point: "
-    antipode = tuple(-component for component in params.pole)
+    antipode = tuple(-component for component in pole)
     return {"centre": centre, "north": (dx / norm, dy / norm),
             "North Pole": landing(spec, NORTH_POLE), "South Pole": landing(spec, SOUTH_POLE),
-            "top": f"top edge: {within}{place(params.pole)}", "bottom": f"bottom edge: {within}{place(antipode)}"}
+            "top": f"top edge: {within}{place(pole)}", "bottom": f"bottom edge: {within}{place(antipode)}"}
 
 
 def _font(size: int):

@@ -188,7 +188,7 @@ def test_nonsense_values(runner, map_file, tmp_path, args, message):
 @pytest.mark.parametrize("args,usage,option", [
     (["convert", "--to", "equirectangular", "--lat-limit", "95"], "convert [OPTIONS] [INPUT]", "'--lat-limit'"),
     (["convert", "--from", "mercator", "--input-lat-limit", "90"], "convert [OPTIONS] [INPUT]",
-     "'--input-lat-limit'"),
+     "'--from-lat-limit' / '--input-lat-limit'"),
     (["convert", "--supersample", "3"], "convert [OPTIONS] [INPUT]", "'--supersample'"),
     (["lut", "build", "--input-size", "64x32", "--lat-limit", "-5", "-o", "x.npy"], "lut build [OPTIONS]",
      "'--lat-limit'"),

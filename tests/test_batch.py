@@ -149,7 +149,7 @@ def test_fail_fast_stops_early(folder, tmp_path, fail_fast):
     for i in range(16):
         Image.fromarray(make_map(320, 160, seed=i)).save(good / f"g{i:02d}.png")
     items = plan([str(folder / "bad.png"), str(good)], tmp_path / "o")
-    results = run_batch(items, BatchSettings({}), workers=1, fail_fast=fail_fast)
+    results = run_batch(items, BatchSettings(), workers=1, fail_fast=fail_fast)
     assert results[0].status == "failed"
     converted = sum(result.status == "converted" for result in results)
     if fail_fast:  # the few handed to the worker in advance may finish; a busy machine, a few more
@@ -242,10 +242,10 @@ def test_any_exception_of_one_image_is_that_images_failure(runner, tmp_path):
 def test_an_unexpected_failure_keeps_its_traceback_for_debug(tmp_path):
     """The report record of an unexpected exception carries its traceback; the reason is one line."""
     source = two_page_tiff_without_second_width(tmp_path / "two.tif")
-    result = convert_one(BatchItem(source, tmp_path / "two.png"), {}, BatchSettings({}))
+    result = convert_one(BatchItem(source, tmp_path / "two.png"), {}, BatchSettings())
     assert result.status == "failed" and "\n" not in result.reason
     assert result.details.startswith("Traceback") and "TypeError" in result.details
-    result = convert_one(BatchItem(tmp_path / "none.png", tmp_path / "o.png"), {}, BatchSettings({}))
+    result = convert_one(BatchItem(tmp_path / "none.png", tmp_path / "o.png"), {}, BatchSettings())
     assert result.status == "failed" and result.details is None  # an expected failure: no traceback
 
 

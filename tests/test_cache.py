@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from polewarp import GeometrySpec, build_lut
 from polewarp.cli import cli
@@ -531,3 +532,24 @@ def test_an_interruption_at_any_line_of_a_write_leaves_no_temporary(tmp_path):
             sys.settrace(None)
         assert sorted(tmp_path.iterdir()) == [target], line
         assert target.read_bytes() in (b"old", b"new")
+
+
+@pytest.mark.parametrize("source", ["equirectangular", "mercator"])
+def test_sidecar_of_the_previous_format_is_read(runner, map_file, tmp_path, source):
+    """Version 2 named the input projection 'source' and had no input aspect: read as a normal input."""
+    image, _ = map_file
+    npy = tmp_path / "x.npy"
+    _export(runner, npy, "--from", source)
+    sidecar = json.loads(npy.with_suffix(".json").read_text())
+    geometry = sidecar["geometry"]
+    for name in ("from_center", "from_heading", "lat_ts", "radius", "from_lat_ts", "from_radius"):
+        del geometry[name]
+    geometry["source"], geometry["input_lat_limit"] = geometry.pop("from"), geometry.pop("from_lat_limit")
+    del sidecar["projections"]
+    npy.with_suffix(".json").write_text(json.dumps({**sidecar, "format_version": 2}))
+    out = tmp_path / "o.png"
+    result = runner.invoke(cli, ["convert", str(image), "-o", str(out), "--lut", str(npy)])
+    assert result.exit_code == 0, result.output
+    direct = tmp_path / "direct.png"
+    assert runner.invoke(cli, ["convert", str(image), "-o", str(direct), "--from", source]).exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(direct)))

@@ -137,13 +137,13 @@ def test_lut_into_cache(runner, map_file, tmp_path):
     (["--heading", "inf"], "finite"),
     (["--lat-limit", "90"], "below 90"),
     (["--size", "0x10"], "at least 1 pixel"),
-    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--size", "big"], "is not W[xH]"),
     (["--legacy", "--heading", "10"], "legacy mode"),
     (["--quality", "0"], "--quality"),
     (["--compress-level", "10"], "--compress-level"),
     (["--fill", "notacolour"], "Invalid value for '--fill'"),
     (["--lut", "x.npy", "--heading", "3"], "--lut brings its own geometry"),
-    (["--input-lat-limit", "80"], "Mercator input"),
+    (["--from", "moll", "--input-lat-limit", "80"], "does not apply to mollweide"),
 ])
 def test_bad_options_are_usage_errors(runner, map_file, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -121,7 +121,7 @@ def test_unexpected_exception_in_a_task_is_one_line_with_details(maps, tmp_path,
     items = plan([str(maps / "m*.png")], tmp_path / "out")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   **engine.NO_DASHBOARD) as cluster, distributed.Client(cluster) as client:
-        results = engine.run_batch_dask(client, items, BatchSettings({}))
+        results = engine.run_batch_dask(client, items, BatchSettings())
     failed = [result for result in results if result.status == "failed"]
     assert [r.input for r in failed] == [str(maps / "m3.png")]
     assert failed[0].reason == "task failed: RuntimeError: planted"

@@ -95,7 +95,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(take_geometry(options), fill, take_encoder(options), max_pixels)
+    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
     build = take_build(options)
     cache = take_cache(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)

@@ -13,6 +13,7 @@ from ..data import default_map
 from ..engine.imageio import DEFAULT_MAX_PIXELS, check_output_path, check_regular_file
 from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
+    GEOMETRY_PARAMS,
     build_options,
     cache_options,
     encoder_options,
@@ -26,8 +27,6 @@ from .options import (
 log = logging.getLogger("polewarp")
 
 DEFAULT_OUTPUT = "ShiftedPoleMap.png"
-GEOMETRY_PARAMS = ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "size", "legacy",
-                   "resample", "supersample")
 
 
 def _input_path(ctx, argument, option) -> Path:
@@ -38,10 +37,10 @@ def _input_path(ctx, argument, option) -> Path:
 
 def _check_lut_alone(ctx):
     """--lut brings its own geometry: geometry options beside it would be ignored, so refuse."""
-    given = [name for name in GEOMETRY_PARAMS
+    given = [name for name in GEOMETRY_PARAMS + ("size",)
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
     if given:
-        names = ", ".join("--" + name.replace("_", "-").replace("source", "from") for name in given)
+        names = ", ".join("--" + name.rstrip("_").replace("_", "-") for name in given)
         raise click.UsageError(f"--lut brings its own geometry: drop {names}", ctx)
 
 
@@ -93,10 +92,12 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
     """
     if lut_file:
         _check_lut_alone(ctx)
+    geometry, size = take_geometry(options)
     request = ConvertRequest(
         input_path=_input_path(ctx, input_arg, input_opt),
         output_path=Path(output),
-        geometry=take_geometry(options),
+        geometry=geometry,
+        size=size,
         fill=fill,
         encoder=take_encoder(options),
         lut_file=Path(lut_file) if lut_file else None,

@@ -7,7 +7,6 @@ import logging
 import click
 
 from ..engine.cache import cache_key
-from ..engine.geometry import GeometrySpec
 from ..engine.pipeline import obtain_lut
 from .options import SIZE, build_options, cache_options, geometry_options, take_build, take_cache, take_geometry
 
@@ -46,7 +45,8 @@ def build(ctx, input_size, output, into_cache, **options):
         raise click.UsageError("say where the LUT goes: -o FILE.npy, --cache, or both", ctx)
     if into_cache and options["no_cache"]:
         raise click.UsageError("--cache and --no-cache contradict each other", ctx)
-    spec = GeometrySpec(input_size=input_size, **take_geometry(options))
+    geometry, size = take_geometry(options)
+    spec = geometry.spec(input_size, size)
     cache = take_cache(options) if into_cache else None
     if output:
         _check_output(output)

@@ -13,24 +13,50 @@ import math
 import click
 
 from ..engine.choices import BACKENDS, ENV_CACHE_DIR, ENV_CACHE_MAX
-from ..engine.geometry import MAX_SUPERSAMPLE, PROJECTIONS, RESAMPLING
+from ..engine.geometry import MAX_SUPERSAMPLE, RESAMPLING
 
 
 class SizeType(click.ParamType):
-    """WIDTHxHEIGHT in pixels, e.g. 2048x1024."""
+    """WIDTHxHEIGHT in pixels, e.g. 2048x1024; with ``width_alone``, WIDTH too (a 1-tuple)."""
 
     name = "WxH"
+
+    def __init__(self, width_alone: bool = False):
+        self.width_alone = width_alone
+        if width_alone:
+            self.name = "W[xH]"
 
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
+        example = "2048 or 2048x1024" if self.width_alone else "2048x1024"
         try:
-            width, height = (int(part) for part in str(value).lower().split("x"))
+            sides = tuple(int(part) for part in str(value).lower().split("x"))
         except ValueError:
-            self.fail(f"{value!r} is not WIDTHxHEIGHT, e.g. 2048x1024", param, ctx)
-        if width < 1 or height < 1:
-            self.fail(f"{value!r}: both sides must be at least 1 pixel", param, ctx)
-        return width, height
+            sides = ()
+        if len(sides) != 2 and not (self.width_alone and len(sides) == 1):
+            self.fail(f"{value!r} is not {self.name}, e.g. {example}", param, ctx)
+        if min(sides) < 1:
+            self.fail(f"{value!r}: every side must be at least 1 pixel", param, ctx)
+        return sides
+
+
+class ProjectionType(click.ParamType):
+    """A projection's long or PROJ short name; an unknown one is refused with the nearest name."""
+
+    name = "PROJECTION"
+
+    def convert(self, value, param, ctx):
+        from ..engine.errors import SpecError
+        from ..engine.projections import projection
+
+        try:
+            return projection(value).name
+        except SpecError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param, ctx=None):
+        return "PROJECTION"
 
 
 class LatLonType(click.ParamType):
@@ -83,6 +109,7 @@ def fill_handler(ctx, param, value):
 
 SIZE = SizeType()
 LATLON = LatLonType()
+PROJECTION = ProjectionType()
 DEGREES = FiniteFloat()
 
 
@@ -95,21 +122,34 @@ def _apply(decorators):
     return decorate
 
 
-aspect_options = _apply([
-    click.option("--center", type=LATLON, default="0,0", show_default=True,
-                 help="Geographic LAT,LON shown at the centre of the output."),
-    click.option("--heading", type=DEGREES, default=90.0, show_default=True,
-                 help="Compass direction at the centre that points up the output "
-                      "(90: the original script's transverse aspect; 0 with centre 0,0: the identity)."),
-    click.option("--to", "to", type=click.Choice(PROJECTIONS), default="mercator", show_default=True,
-                 help="Projection of the output."),
-    click.option("--from", "source", type=click.Choice(PROJECTIONS), default="equirectangular",
-                 show_default=True, help="Projection of the input."),
-    click.option("--lat-limit", type=DEGREES, default=None,
-                 help="Rotated latitude of the output's top edge [mercator: the original script's "
-                      "extent, ~84.6; equirectangular: 90]."),
-    click.option("--input-lat-limit", type=DEGREES, default=None,
-                 help="Latitude of a Mercator input's top edge [85.0511287798]."),
+def _side_options(side: str, default_projection: str, default_heading: float) -> list:
+    """One side's projection, aspect and projection options: the output's (--to, --center ...)
+    or the input's, each named as its output twin with --from- in front."""
+    prefix, whose = ("", "output") if side == "to" else ("from-", "input")
+    dest = lambda name: (prefix + name).replace("-", "_")  # noqa: E731
+    return [
+        click.option(f"--{side}", "to" if side == "to" else "from_", type=PROJECTION,
+                     default=default_projection, show_default=True,
+                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')."),
+        click.option(f"--{prefix}center", dest("center"), type=LATLON, default="0,0", show_default=True,
+                     help=f"Geographic LAT,LON at the centre of the {whose}."),
+        click.option(f"--{prefix}heading", dest("heading"), type=DEGREES, default=default_heading,
+                     show_default=True, help=f"Compass direction at that centre that points up the {whose}"
+                     + (" (90: the original script's transverse aspect; 0: north up)." if side == "to" else ".")),
+        click.option(f"--{prefix}lat-limit", *(["--input-lat-limit"] if side == "from" else []), dest("lat_limit"),
+                     type=DEGREES, default=None,
+                     help=f"Cylindrical {whose}s: rotated latitude of the top edge [mercator: "
+                     + ("the original script's extent, ~84.6" if side == "to" else "85.0511287798")
+                     + "; the others: 90]."),
+        click.option(f"--{prefix}lat-ts", dest("lat_ts"), type=DEGREES, default=None,
+                     help=f"cylindrical-equal-area {whose}: the standard parallel [0]."),
+        click.option(f"--{prefix}radius", dest("radius"), type=DEGREES, default=None,
+                     help=f"Azimuthal {whose}s: angular radius from the centre to the middle of an edge "
+                          "[orthographic 90, stereographic 90, gnomonic 60, the others 180]."),
+    ]
+
+
+aspect_options = _apply(_side_options("to", "mercator", 90.0) + _side_options("from", "equirectangular", 0.0) + [
     click.option("--legacy", is_flag=True,
                  help="Reproduce the original script's output pixel for pixel (its rounding included)."),
     click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
@@ -121,8 +161,15 @@ aspect_options = _apply([
 
 geometry_options = _apply([
     aspect_options,
-    click.option("--size", type=SIZE, default=None, help="Output size [the input's]."),
+    click.option("--size", type=SizeType(width_alone=True), default=None,
+                 help="Output size: WIDTH (the projection's own height) or WIDTHxHEIGHT "
+                      "[mercator, equirectangular: the input's; the others: the input's width]."),
 ])
+
+# The geometry's option names as the CLI spells them (the names of GeometrySpec's fields).
+GEOMETRY_PARAMS = ("to", "center", "heading", "lat_limit", "lat_ts", "radius", "from_", "from_center",
+                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "legacy", "resample", "supersample")
+
 
 def build_options_with(workers_help: str):
     """The build options, with -c/--workers described as the command uses it (batch's workers
@@ -170,13 +217,12 @@ encoder_options = _apply([
 ])
 
 
-def take_geometry(options: dict) -> dict:
-    """Pop the geometry options out of a command's keywords as GeometrySpec keywords."""
-    geometry = {name: options.pop(name) for name in
-                ("center", "heading", "to", "source", "lat_limit", "input_lat_limit", "legacy", "resample",
-                 "supersample")}
-    geometry["output_size"] = options.pop("size", None)
-    return geometry
+def take_geometry(options: dict):
+    """Pop the geometry options out of a command's keywords: (Geometry, the requested --size)."""
+    from ..engine.geometry import Geometry
+
+    fields = {name: options.pop(name) for name in GEOMETRY_PARAMS}
+    return Geometry.of(**fields), options.pop("size", None)
 
 
 def take_build(options: dict):

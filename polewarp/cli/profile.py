@@ -158,7 +158,7 @@ def profile(ctx, sizes, workers_text, rows_text, backend_text, repeat, as_json, 
         list(range(1, available_cpus() + 1))
     rows_list = _split(rows_text, _rows, "--rows-per-task")
     backends = _split(backend_text, _backend, "--backend")
-    geometry = take_geometry(options)
+    geometry, _ = take_geometry(options)
     if plot_path:
         pyplot()
     info = profiler.machine()

@@ -189,14 +189,12 @@ def _run_threads(fill, array, blocks, threads, progress) -> None:
 def _run_prange(fill, array, blocks, workers, progress=None) -> None:
     import numba
 
-    from . import kernels
-
     starts = np.array([r0 for r0, _ in blocks], dtype=np.int64)
     stops = np.array([r1 for _, r1 in blocks], dtype=np.int64)
     previous = numba.get_num_threads()
     numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
     try:
-        kernels._fill_blocks_prange(array, starts, stops, fill.kind, *fill.kernel_args())
+        fill.fill_blocks(array, starts, stops)
     finally:
         numba.set_num_threads(previous)
     if progress is not None:

@@ -81,7 +81,7 @@ def _lut_for(size, luts, settings: BatchSettings):
     """The LUT planned for this size; a size with none fails with the reason it has none."""
     lut = luts.get(size)
     if lut is None:
-        GeometrySpec(input_size=size, **settings.geometry)  # raises why this size has no LUT
+        settings.geometry.spec(size, settings.size)  # raises why this size has no LUT
         raise PolewarpError(f"{size[0]}x{size[1]}: size changed since planning")
     return lut
 
@@ -104,7 +104,7 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
     """convert_one's work, filling ``result``."""
     stage = "read"
     try:
-        picture = prepare(read_image(item.input, settings.max_pixels), settings.geometry.get("resample", "nearest"))
+        picture = prepare(read_image(item.input, settings.max_pixels), settings.geometry.resample)
         result.size = picture.size
         stage = "convert"
         lut = _lut_for(picture.size, luts, settings)
@@ -170,7 +170,7 @@ def _usable_spec(size, settings: BatchSettings) -> GeometrySpec | None:
     if size[0] * size[1] > settings.max_pixels:
         return None
     try:
-        return GeometrySpec(input_size=size, **settings.geometry)
+        return settings.geometry.spec(size, settings.size)
     except SpecError:
         return None
 

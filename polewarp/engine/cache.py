@@ -35,7 +35,7 @@ from .lut import Lut, lut_layout
 
 log = logging.getLogger("polewarp")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 knew two projections and no input aspect
 MAGIC = b"PWLUT\r\n\x1a"
 PREAMBLE = struct.Struct("<8sIII")  # magic, format version, JSON header length, crc32
 CRC_OFFSET = 16
@@ -43,7 +43,7 @@ ALIGN = 64
 SUFFIX = ".pwlut"
 DEFAULT_MAX_BYTES = 4 * 2**30
 MAX_HEADER_BYTES = 2**16  # a header is a few hundred bytes; more is not one polewarp wrote
-MAX_NESTING = 3  # headers and sidecars nest three deep (an object, the geometry, its centre)
+MAX_NESTING = 4  # sidecars nest four deep (the object, the projections, one side, its bounds)
 HEADER_FIELDS = ("key", "spec", "shape", "dtype")
 SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 SIZE_PATTERN = re.compile(r"(\d+(?:\.\d+)?|\.\d+) *([KMGT]?)(?:I?B)?")

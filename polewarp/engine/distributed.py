@@ -24,7 +24,6 @@ from .batch import ItemResult, convert_one, failed_task, luts_for, one_line, rem
 from .cache import LutCache, cache_key
 from .choices import TRANSFERS
 from .errors import PolewarpError, SpecError
-from .geometry import GeometrySpec
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut
 from .plan import BatchSettings, make_folders
 
@@ -146,11 +145,12 @@ class _WorkerLuts:
 
     loaded: dict = {}  # cache key -> Lut, for the life of the worker process
 
-    def __init__(self, geometry: dict, cache_folder: str | None, build: BuildOptions):
-        self.geometry, self.cache_folder, self.build = geometry, cache_folder, build
+    def __init__(self, settings, cache_folder: str | None, build: BuildOptions):
+        self.geometry, self.size = settings.geometry, settings.size
+        self.cache_folder, self.build = cache_folder, build
 
     def get(self, size):
-        spec = GeometrySpec(input_size=size, **self.geometry)
+        spec = self.geometry.spec(size, self.size)
         key = cache_key(spec)
         if key not in self.loaded:
             cache = LutCache(self.cache_folder) if self.cache_folder else None
@@ -159,7 +159,7 @@ class _WorkerLuts:
 
 
 def _convert_with_cache(item, settings, cache_folder, build):
-    return convert_one(item, _WorkerLuts(settings.geometry, cache_folder, build), settings)
+    return convert_one(item, _WorkerLuts(settings, cache_folder, build), settings)
 
 
 def _wait_idle(client, timeout=30.0) -> None:

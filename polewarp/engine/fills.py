@@ -9,13 +9,14 @@ import functools
 import importlib
 import math
 
+import numba
 import numpy as np
 from numba import types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
-from . import projections
-from .jit import SOURCE_FINGERPRINT, ngjit_vector
+from . import kernels, projections
+from .jit import SOURCE_FINGERPRINT, ngjit_parallel, ngjit_vector, ngjit_vector_inline
 
 
 def _formula(number: int, kind: str):
@@ -106,3 +107,139 @@ def unproject(name: str, x, y, options: dict | None = None) -> tuple[np.ndarray,
     lam = np.arctan2(vectors[:, 1], vectors[:, 0])
     phi = np.arcsin(np.clip(vectors[:, 2], -1.0, 1.0))
     return lam.reshape(x.shape), phi.reshape(x.shape)
+
+
+@functools.cache
+def pair_fill(out_number: int, in_number: int, kind: int):
+    """The fill of LUT rows for one (output, input) projection pair: ``fill(lut, r0, r1, *args)``
+    with ``RowFill.kernel_args()``. Per row, the output stage writes the unit vectors of the
+    pixel centres in the input's coordinates into row buffers, the input stage their continuous
+    input pixel coordinates, and the quantiser turns them into the LUT's row for ``kind``."""
+    stamp = SOURCE_FINGERPRINT
+    out_cylindrical = _entry(out_number).cylindrical
+    wraps = _entry(in_number).cylindrical  # a cylinder's columns go round the globe
+    bilinear = kind == kernels.BILINEAR
+
+    @ngjit_vector
+    def fill(lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
+        assert stamp
+        width = lut.shape[1]
+        wx, wy, wz, norms = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
+        xs, ys = np.empty(width), np.empty(width)
+        for r in range(r0, r1):
+            if out_cylindrical:
+                _cylinder_row(rows[r, 0], rows[r, 1], rows[r, 2], columns, frame, wx, wy, wz, norms)
+            else:
+                _plane_row(out_number, rows[r, 0], columns, frame, out_p, wx, wy, wz, norms)
+            _input_row(in_number, wx, wy, wz, norms, in_p, in_bounds, in_w, in_h, xs, ys)
+            if bilinear:
+                _quantise_bilinear(lut, r, xs, ys, wraps, in_w, in_h, missing)
+            else:
+                _quantise_nearest(lut, r, xs, ys, wraps, in_w, in_h, missing)
+
+    return fill
+
+
+def _pair(out_number, in_number, kind, lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h,
+          missing):
+    """``pair_fill(out_number, in_number, kind)`` called from numba (the three are constants)."""
+
+
+@overload(_pair)
+def _pair_of(out_number, in_number, kind, *args):
+    fill = pair_fill(_literal(out_number), _literal(in_number), _literal(kind))
+    return lambda out_number, in_number, kind, *args: fill(*args)
+
+
+@functools.cache
+def pair_fill_blocks(out_number: int, in_number: int, kind: int):
+    """numba's parallel loop over row blocks of ``pair_fill`` (the prange backend). The pair's
+    fill is named by numbers, not captured: a captured dispatcher would make the cache key differ
+    in every process."""
+    stamp = SOURCE_FINGERPRINT
+
+    @ngjit_parallel
+    def fill_blocks(lut, starts, stops, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
+        assert stamp
+        for i in numba.prange(starts.shape[0]):
+            _pair(out_number, in_number, kind, lut, starts[i], stops[i], columns, rows, frame, out_p, in_p,
+                  in_bounds, in_w, in_h, missing)
+
+    return fill_blocks
+
+
+def _entry(number: int) -> projections.Projection:
+    return projections.PROJECTIONS[projections.NAMES[number]]
+
+
+@ngjit_vector_inline
+def _cylinder_row(a, b, norm, columns, frame, wx, wy, wz, norms):
+    """A cylindrical output's row: the columns' vectors at rotated latitude 0 weighted with the
+    pole's by the row's latitude, as the Mercator/equirectangular kernels do (length ``norm``)."""
+    for c in range(wx.shape[0]):
+        wx[c] = a * columns[c, 0] + b * frame[2, 0]
+        wy[c] = a * columns[c, 1] + b * frame[2, 1]
+        wz[c] = min(1.0, max(-1.0, (a * columns[c, 2] + b * frame[2, 2]) / norm))
+        norms[c] = norm
+
+
+@ngjit_vector_inline
+def _plane_row(number, y, columns, frame, p, wx, wy, wz, norms):
+    """Any other output's row: the inverse of each pixel centre (x, y), turned into the input's
+    coordinates; NaN where the centre lies outside the projection's outline."""
+    for c in range(wx.shape[0]):
+        vx, vy, vz = inverse(number, columns[c, 0], y, p)
+        wx[c] = vx * frame[0, 0] + vy * frame[1, 0] + vz * frame[2, 0]
+        wy[c] = vx * frame[0, 1] + vy * frame[1, 1] + vz * frame[2, 1]
+        wz[c] = min(1.0, max(-1.0, vx * frame[0, 2] + vy * frame[1, 2] + vz * frame[2, 2]))
+        norms[c] = math.nan if math.isnan(vx) else 1.0
+
+
+EDGE_SLACK = 1e-9  # pixels: a point this close outside the image's edge is rounding, clamped in
+
+
+@ngjit_vector_inline
+def _input_row(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
+    """Continuous input pixel coordinates of a row of unit vectors (x of length ``norms``): the
+    input's forward, then its framing; NaN where it shows no such point or it lies off the image."""
+    x_edge, y_edge = bounds[0], bounds[1]
+    for c in range(xs.shape[0]):
+        lam = kernels._longitude(wx[c], wy[c])
+        phi = kernels._latitude(wz[c])
+        x, y = forward(number, lam, phi, wx[c] / norms[c], wy[c] / norms[c], wz[c], p)
+        px = (x + x_edge) / (2.0 * x_edge) * in_w
+        py = (y_edge - y) / (2.0 * y_edge) * in_h
+        inside = (-EDGE_SLACK <= px <= in_w + EDGE_SLACK) and (-EDGE_SLACK <= py <= in_h + EDGE_SLACK)
+        xs[c] = px if inside else math.nan
+        ys[c] = py if inside else math.nan
+
+
+@ngjit_vector_inline
+def _quantise_nearest(lut, r, xs, ys, wraps, in_w, in_h, missing):
+    """The pixel each coordinate falls in: columns wrap round a cylinder, else clamp, as rows do."""
+    for c in range(xs.shape[0]):
+        none = math.isnan(xs[c])
+        col = np.int64(math.floor(0.0 if none else xs[c]))
+        col = (col - in_w if col >= in_w else col) if wraps else col
+        col = min(max(col, 0), in_w - 1)
+        row = min(max(np.int64(math.floor(0.0 if none else ys[c])), 0), in_h - 1)
+        lut[r, c, 0] = missing if none else row
+        lut[r, c, 1] = missing if none else col
+
+
+@ngjit_vector_inline
+def _quantise_bilinear(lut, r, xs, ys, wraps, in_w, in_h, missing):
+    """Positions in 1/FRACTION_ONE pixel from the first pixel's centre: a cylinder's columns wrap
+    (the gather's padded column blends the seam), other columns and every row clamp."""
+    one = kernels.FRACTION_ONE
+    turn = in_w * one
+    for c in range(xs.shape[0]):
+        none = math.isnan(xs[c])
+        col = np.int64(math.floor(((0.0 if none else xs[c]) - 0.5) * one + 0.5))
+        if wraps:
+            col = col + turn if col < 0 else (col - turn if col >= turn else col)
+        else:
+            col = min(max(col, 0), (in_w - 1) * one)
+        row = min(max(np.int64(math.floor(((0.0 if none else ys[c]) - 0.5) * one + 0.5)), 0), (in_h - 1) * one)
+        lut[r, c, 0] = missing if none else row
+        lut[r, c, 1] = missing if none else col

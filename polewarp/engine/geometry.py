@@ -1,43 +1,37 @@
-"""GeometrySpec: what a LUT depends on, validated and normalised once.
+"""Geometry (what a LUT depends on but the sizes) and GeometrySpec (a Geometry with sizes).
 
 Two specs that compare equal build identical LUTs and share a cache key, so every angle is
-rounded to 1e-9 degree and -0.0 folded into 0.0 here, and the kernels see only the derived
-plain floats. Pure Python on purpose: importing it must not import numba.
+rounded to 1e-9 degree and -0.0 folded into 0.0 here, projection names are made long, and
+options a projection takes get their defaults written in. Pure Python on purpose: importing it
+must not import numba.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
 
 from .errors import SpecError
-from .projections import DEFAULT_MERCATOR_EXTENT, WEB_MERCATOR_LIMIT
+from .projections import OPTIONS, WEB_MERCATOR_LIMIT, Projection, projection
 
-PROJECTIONS = ("mercator", "equirectangular")
 RESAMPLING = ("nearest", "bilinear", "average")
 MAX_SIDE = 2**32 - 2  # uint32 LUT: the top value means "no source pixel"
 FRACTION_BITS = 8  # bilinear LUTs hold positions in 1/256 pixel
 MAX_BILINEAR_SIDE = (2**32 - 1) >> FRACTION_BITS
 MAX_SUPERSAMPLE = 16
 ANGLE_DECIMALS = 9
+# The Python API's older names, still taken as keywords (and read from older sidecars).
+ALIASES = {"source": "from_", "input_lat_limit": "from_lat_limit"}
 
-
-class KernelParams(NamedTuple):
-    """The plain floats and flags the numba kernels take, derived from a spec."""
-
-    centre: tuple[float, float, float]  # unit vector of the output's centre (c)
-    east: tuple[float, float, float]  # p x c: where rotated longitude +90 deg points
-    pole: tuple[float, float, float]  # the rotated north pole (p)
-    out_mercator: bool
-    out_extent: float  # Mercator ordinate or latitude (radians) of the top edge
-    in_mercator: bool
-    in_extent: float  # Mercator ordinate of a Mercator input's top edge; pi/2 otherwise
+Vector = tuple[float, float, float]
 
 
 def canonical_angle(value: float, name: str) -> float:
     """Round an angle to 1e-9 degree and fold -0.0, refusing NaN and infinities."""
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{name} must be a number of degrees, not {value!r}") from None
     if not math.isfinite(value):
         raise SpecError(f"{name} must be a finite number of degrees, not {value}")
     return round(value, ANGLE_DECIMALS) + 0.0
@@ -56,9 +50,22 @@ def _cross(a, b):
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-def _tidy(vector):
+def _tidy(vector) -> Vector:
     """Fold -0.0 into 0.0 so that sums of exact zeros keep their sign."""
     return tuple(component + 0.0 for component in vector)
+
+
+def aspect_frame(center: tuple[float, float], heading: float) -> tuple[Vector, Vector, Vector]:
+    """A map's own axes on the globe: its centre c, the rotated east p x c and the rotated pole p
+    (the direction ``heading`` at the centre, which points up the map)."""
+    sin_lat, cos_lat = _sincos_deg(center[0])
+    sin_lon, cos_lon = _sincos_deg(center[1])
+    sin_h, cos_h = _sincos_deg(heading)
+    centre = (cos_lat * cos_lon, cos_lat * sin_lon, sin_lat)
+    north = (-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat)
+    east = (-sin_lon, cos_lon, 0.0)
+    pole = tuple(cos_h * n + sin_h * e for n, e in zip(north, east, strict=True))
+    return _tidy(centre), _tidy(_cross(pole, centre)), _tidy(pole)
 
 
 def _check_size(size, name: str) -> tuple[int, int]:
@@ -71,111 +78,297 @@ def _check_size(size, name: str) -> tuple[int, int]:
     return width, height
 
 
-def _check_limit(value: float | None, name: str, mercator: bool) -> float | None:
-    if value is None:
-        return None
-    value = canonical_angle(value, name)
-    top = "below 90" if mercator else "at most 90"
-    if not (0.0 < value < 90.0 or (value == 90.0 and not mercator)):
-        raise SpecError(f"{name} must be above 0 and {top} degrees, not {value}", param=name.replace(" ", "_"))
-    return value
+def _check_center(center, name: str) -> tuple[float, float]:
+    try:
+        lat, lon = center
+    except (TypeError, ValueError):
+        raise SpecError(f"{name} must be (lat, lon), not {center!r}") from None
+    lat = canonical_angle(lat, f"{name} latitude")
+    if not -90.0 <= lat <= 90.0:
+        raise SpecError(f"{name} latitude must be within -90..90 degrees, not {lat}")
+    lon = canonical_angle(lon, f"{name} longitude")
+    return lat, canonical_angle(180.0 - (180.0 - lon) % 360.0, f"{name} longitude")
+
+
+def option_name(option: str, side: str) -> str:
+    """The Python name of a projection option on one side: lat_limit, or from_lat_limit."""
+    return option if side == "to" else f"from_{option}"
+
+
+def _check_options(entry: Projection, values: dict, side: str) -> dict:
+    """The side's options, validated for its projection, with the defaults of numbers written in."""
+    checked = {}
+    for option, value in values.items():
+        name = option_name(option, side)
+        words = name.replace("_", " ")
+        if option not in entry.options:
+            if value is not None:
+                raise SpecError(f"{words} does not apply to {entry.name}", param=name)
+            checked[option] = None
+            continue
+        checked[option] = None if value is None else canonical_angle(value, words)
+    limit = checked["lat_limit"]
+    if limit is not None and not (0.0 < limit < 90.0 or (limit == 90.0 and entry.name != "mercator")):
+        top = "below 90" if entry.name == "mercator" else "at most 90"
+        raise SpecError(f"{option_name('lat_limit', side).replace('_', ' ')} must be above 0 and {top} "
+                        f"degrees, not {limit}", param=option_name("lat_limit", side))
+    if "lat_ts" in entry.options:
+        lat_ts = checked["lat_ts"] = checked["lat_ts"] or 0.0
+        if not -90.0 < lat_ts < 90.0:
+            raise SpecError(f"standard parallel must be between -90 and 90 degrees, not {lat_ts}",
+                            param=option_name("lat_ts", side))
+    if entry.radius is not None:
+        default, low, high, closed = entry.radius
+        radius = checked["radius"] = default if checked["radius"] is None else checked["radius"]
+        if not (low < radius < high or (closed and radius == high)):
+            raise SpecError(f"{entry.name} radius must be above {low:g} and {'at most' if closed else 'below'} "
+                            f"{high:g} degrees, not {radius:g}", param=option_name("radius", side))
+    return checked
 
 
 @dataclasses.dataclass(frozen=True)
-class GeometrySpec:
-    """Everything a LUT depends on: sizes, projections, the rotation, limits and mode.
+class Geometry:
+    """Everything a LUT depends on but the sizes: both projections, their options and aspects,
+    the resampling. Field names follow the CLI: ``--from-center`` is ``from_center``.
 
     ``center`` is the (lat, lon) in degrees shown at the middle of the output, ``heading`` the
-    compass direction there that points up the output. ``lat_limit`` is the rotated latitude
-    of the output's top edge (None: the original script's Mercator extent, or 90 for
-    equirectangular); ``input_lat_limit`` that of a Mercator input (None: the web-map limit).
+    compass direction there that points up the output; ``from_center`` and ``from_heading`` say
+    the same of the input (0,0 and 0: a normal map). ``lat_limit`` is the top latitude of a
+    cylindrical output (None: the original script's Mercator extent, or 90); ``from_lat_limit``
+    that of a cylindrical input (None: the web-map limit for Mercator, 90 for the others).
     """
 
-    input_size: tuple[int, int]
-    output_size: tuple[int, int] | None = None
+    to: str = "mercator"
     center: tuple[float, float] = (0.0, 0.0)
     heading: float = 90.0
-    to: str = "mercator"
-    source: str = "equirectangular"
     lat_limit: float | None = None
-    input_lat_limit: float | None = None
-    legacy: bool = False
+    lat_ts: float | None = None
+    radius: float | None = None
+    from_: str = "equirectangular"
+    from_center: tuple[float, float] = (0.0, 0.0)
+    from_heading: float = 0.0
+    from_lat_limit: float | None = None
+    from_lat_ts: float | None = None
+    from_radius: float | None = None
     resample: str = "nearest"
     supersample: int | None = None
+    legacy: bool = False
 
     def __post_init__(self):
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        for name, value, choices in (
-            ("to", self.to, PROJECTIONS),
-            ("source", self.source, PROJECTIONS),
-            ("resample", self.resample, RESAMPLING),
-        ):
-            if value not in choices:
-                raise SpecError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-        put("input_size", _check_size(self.input_size, "input size"))
-        put("output_size", _check_size(self.output_size or self.input_size, "output size"))
-        try:
-            lat, lon = self.center
-        except (TypeError, ValueError):
-            raise SpecError(f"center must be (lat, lon), not {self.center!r}") from None
-        lat = canonical_angle(lat, "center latitude")
-        if not -90.0 <= lat <= 90.0:
-            raise SpecError(f"center latitude must be within -90..90 degrees, not {lat}")
-        lon = canonical_angle(lon, "center longitude")
-        lon = canonical_angle(180.0 - (180.0 - lon) % 360.0, "center longitude")
-        put("center", (lat, lon))
+        put("to", projection(self.to).name)
+        put("from_", projection(self.from_).name)
+        if self.resample not in RESAMPLING:
+            raise SpecError(f"resample must be one of {', '.join(RESAMPLING)}, not {self.resample!r}")
+        put("center", _check_center(self.center, "center"))
+        put("from_center", _check_center(self.from_center, "from center"))
         put("heading", canonical_angle(canonical_angle(self.heading, "heading") % 360.0, "heading"))
-        put("lat_limit", _check_limit(self.lat_limit, "lat limit", self.to == "mercator"))
-        if self.source == "mercator":
-            limit = WEB_MERCATOR_LIMIT if self.input_lat_limit is None else self.input_lat_limit
-            put("input_lat_limit", _check_limit(limit, "input lat limit", True))
-        elif self.input_lat_limit is not None:
-            raise SpecError("input lat limit applies only to a Mercator input (source='mercator')",
-                            param="input_lat_limit")
+        put("from_heading", canonical_angle(canonical_angle(self.from_heading, "from heading") % 360.0,
+                                            "from heading"))
+        if self.from_ == "mercator" and self.from_lat_limit is None:
+            put("from_lat_limit", WEB_MERCATOR_LIMIT)
+        for side, entry in (("to", self.output), ("from", self.input)):
+            values = {option: getattr(self, option_name(option, side)) for option in OPTIONS}
+            for option, value in _check_options(entry, values, side).items():
+                put(option_name(option, side), value)
         put("legacy", bool(self.legacy))
-        put("supersample", self._check_supersample())
-        if self.resample == "bilinear" and max(self.input_size) > MAX_BILINEAR_SIDE:
-            raise SpecError(f"bilinear resampling takes inputs up to {MAX_BILINEAR_SIDE} pixels a side")
+        if self.supersample is not None:
+            if self.resample != "average":
+                raise SpecError("supersample applies only to average resampling", param="supersample")
+            if not 1 <= int(self.supersample) <= MAX_SUPERSAMPLE:
+                raise SpecError(f"supersample must be from 1 to {MAX_SUPERSAMPLE}, not {self.supersample}")
+            put("supersample", int(self.supersample))
         if self.legacy and self.resample != "nearest":
             raise SpecError("legacy mode reproduces the original script's nearest-neighbour output only")
         if self.legacy and not self.is_default_aspect():
             raise SpecError(
                 "legacy mode reproduces the original script only: default centre and heading, "
-                "Mercator output with its default extent, equirectangular input"
+                "Mercator output with its default extent, a normal equirectangular input"
             )
 
-    def _check_supersample(self) -> int | None:
-        """average: k x k samples a pixel, k = ceil(2 x the size ratio) from 2 to 8 unless given."""
-        if self.resample != "average":
-            if self.supersample is not None:
-                raise SpecError("supersample applies only to average resampling", param="supersample")
-            return None
-        if self.supersample is None:
-            ratio = max(self.input_size[0] / self.output_size[0], self.input_size[1] / self.output_size[1])
-            return min(8, max(2, math.ceil(2 * ratio - 1e-9)))
-        k = int(self.supersample)
-        if not 1 <= k <= MAX_SUPERSAMPLE:
-            raise SpecError(f"supersample must be from 1 to {MAX_SUPERSAMPLE}, not {self.supersample}")
-        return k
+    @classmethod
+    def of(cls, **fields) -> Geometry:
+        """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) included."""
+        for old, new in ALIASES.items():
+            if old in fields:
+                if new in fields:
+                    raise SpecError(f"give {new} or its older name {old}, not both")
+                fields[new] = fields.pop(old)
+        try:
+            return cls(**fields)
+        except TypeError as err:
+            raise SpecError(f"not a geometry field: {err}") from None
 
-    def sampling_spec(self) -> GeometrySpec:
-        """The nearest-neighbour spec whose LUT an average LUT regroups: k times finer."""
-        k = self.supersample
-        width, height = self.output_size
-        return dataclasses.replace(self, output_size=(width * k, height * k), resample="nearest",
-                                   supersample=None)
+    @property
+    def output(self) -> Projection:
+        return projection(self.to)
+
+    @property
+    def input(self) -> Projection:
+        return projection(self.from_)
+
+    @property
+    def source(self) -> str:
+        """The input projection's name, under the Python API's older name."""
+        return self.from_
+
+    @property
+    def input_lat_limit(self) -> float | None:
+        return self.from_lat_limit
+
+    def options(self, side: str) -> dict:
+        """The projection options of one side ("to" or "from"), as the registry takes them."""
+        return {option: getattr(self, option_name(option, side)) for option in OPTIONS}
 
     def is_default_aspect(self) -> bool:
-        """True for the original script's transverse aspect from an equirectangular input."""
+        """True for the original script's transverse aspect from a normal equirectangular input."""
         return (
             self.center == (0.0, 0.0)
             and self.heading == 90.0
             and self.to == "mercator"
             and self.lat_limit is None
-            and self.source == "equirectangular"
+            and self.from_ == "equirectangular"
+            and self.input_is_normal()
         )
+
+    def input_is_normal(self) -> bool:
+        """The input is a normal map of the whole globe in latitude: centre 0,0, north up."""
+        return self.from_center == (0.0, 0.0) and self.from_heading == 0.0
+
+    def frames(self) -> tuple[tuple[Vector, Vector, Vector], tuple[Vector, Vector, Vector]]:
+        """The output's and the input's axes on the globe (centre, rotated east, rotated pole)."""
+        return aspect_frame(self.center, self.heading), aspect_frame(self.from_center, self.from_heading)
+
+    def output_axes_in_input(self) -> tuple[Vector, Vector, Vector]:
+        """The output's axes in the input's own coordinates: the one rotation a LUT applies
+        (the output aspect composed with the inverse of the input aspect)."""
+        output, input_ = self.frames()
+        if self.input_is_normal():
+            return output
+        return tuple(_tidy(tuple(sum(a * b for a, b in zip(axis, own, strict=True)) for own in input_))
+                     for axis in output)
+
+    def spec(self, input_size, output_size=None) -> GeometrySpec:
+        """This geometry for an input of ``input_size``; ``output_size`` (W, H), a width alone
+        (the projection's own height), or None (see ``GeometrySpec``)."""
+        return GeometrySpec(input_size, output_size, geometry=self)
+
+    def to_dict(self) -> dict:
+        """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it)."""
+        data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)}
+        data["center"], data["from_center"] = list(self.center), list(self.from_center)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Geometry:
+        """Rebuild a Geometry from ``to_dict``'s output."""
+        if not isinstance(data, dict):
+            raise SpecError("not a polewarp geometry: not a mapping")
+        fields = {field.name: field.name.rstrip("_") for field in dataclasses.fields(cls)}
+        unknown = set(data) - set(fields.values())
+        if unknown:
+            raise SpecError(f"not a polewarp geometry: unknown field {sorted(unknown)[0]!r}")
+        try:
+            values = {name: data[key] for name, key in fields.items()}
+            values["center"], values["from_center"] = tuple(values["center"]), tuple(values["from_center"])
+        except (KeyError, TypeError) as err:
+            raise SpecError(f"not a polewarp geometry: missing {err}") from None
+        return cls(**values)
+
+    def describe(self, input_size=None, output_size=None, supersample=None) -> str:
+        """The geometry in words, for listings and messages (with the sizes when given)."""
+        words = f"{self.from_}{_size_words(input_size)}"
+        words += _aspect_words(self.from_center, self.from_heading, (0.0, 0.0), 0.0) + _option_words(self, "from")
+        words += f" -> {self.to}{_size_words(output_size)}, centre {self.center[0]:g},{self.center[1]:g}, "
+        words += f"heading {self.heading:g}" + _option_words(self, "to")
+        supersample = supersample or self.supersample
+        if self.resample == "average":
+            words += f", average of {supersample}x{supersample}" if supersample else ", average"
+        elif self.resample != "nearest":
+            words += f", {self.resample}"
+        return words + (", legacy" if self.legacy else "")
+
+
+def _size_words(size) -> str:
+    return f" {size[0]}x{size[1]}" if size else ""
+
+
+def _aspect_words(center, heading, default_center, default_heading) -> str:
+    if center == default_center and heading == default_heading:
+        return ""
+    return f" (centre {center[0]:g},{center[1]:g}, heading {heading:g})"
+
+
+def _option_words(geometry: Geometry, side: str) -> str:
+    return "".join(f", {option_name(option, side).replace('_', ' ')} {value:g}"
+                   for option, value in geometry.options(side).items() if value is not None)
+
+
+_GEOMETRY_FIELDS = frozenset(field.name for field in dataclasses.fields(Geometry)) | frozenset(ALIASES)
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class GeometrySpec:
+    """A Geometry with the input's size and the output's: everything a LUT depends on.
+
+    ``GeometrySpec(input_size, output_size=None, geometry=None, **fields)``: the geometry given
+    whole or by its fields (``to="mollweide"``, ``source="mercator"`` ...). ``output_size``: (W, H);
+    a width alone (an int or a 1-tuple) takes the output projection's natural height; None keeps
+    the input's size for Mercator and equirectangular outputs and the input's width with the
+    natural height for the others. The geometry's fields read through: ``spec.to``.
+    """
+
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    geometry: Geometry
+    supersample: int | None
+
+    def __init__(self, input_size, output_size=None, geometry: Geometry | None = None, **fields):
+        unknown = set(fields) - _GEOMETRY_FIELDS
+        if unknown:
+            raise SpecError(f"not a geometry field: {sorted(unknown)[0]!r}")
+        if geometry is None:
+            geometry = Geometry.of(**fields)
+        elif fields:
+            geometry = Geometry.of(**{**_fields_of(geometry), **fields})
+        input_size = _check_size(input_size, "input size")
+        output_size = _check_size(_output_size(geometry, input_size, output_size), "output size")
+        put = object.__setattr__
+        put(self, "input_size", input_size)
+        put(self, "output_size", output_size)
+        put(self, "geometry", geometry)
+        put(self, "supersample", self._resolve_supersample())
+        if self.resample == "bilinear" and max(input_size) > MAX_BILINEAR_SIDE:
+            raise SpecError(f"bilinear resampling takes inputs up to {MAX_BILINEAR_SIDE} pixels a side")
+
+    def __getattr__(self, name):
+        if name in _GEOMETRY_FIELDS or name in ("output", "input"):
+            return getattr(self.__dict__["geometry"], name)
+        raise AttributeError(name)
+
+    def _resolve_supersample(self) -> int | None:
+        """average: k x k samples a pixel, k = ceil(2 x the size ratio) from 2 to 8 unless given."""
+        if self.resample != "average":
+            return None
+        if self.geometry.supersample is not None:
+            return self.geometry.supersample
+        ratio = max(self.input_size[0] / self.output_size[0], self.input_size[1] / self.output_size[1])
+        return min(8, max(2, math.ceil(2 * ratio - 1e-9)))
+
+    def sampling_spec(self) -> GeometrySpec:
+        """The nearest-neighbour spec whose LUT an average LUT regroups: k times finer."""
+        k = self.supersample
+        width, height = self.output_size
+        geometry = Geometry.of(**{**_fields_of(self.geometry), "resample": "nearest", "supersample": None})
+        return GeometrySpec(self.input_size, (width * k, height * k), geometry=geometry)
+
+    def is_default_aspect(self) -> bool:
+        return self.geometry.is_default_aspect()
+
+    def options(self, side: str) -> dict:
+        return self.geometry.options(side)
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -187,79 +380,44 @@ class GeometrySpec:
         """(rows, columns) of the output and of the LUT."""
         return self.output_size[1], self.output_size[0]
 
-    def kernel_params(self) -> KernelParams:
-        """The rotation as three unit vectors and the projections' extents, for the kernels."""
-        sin_lat, cos_lat = _sincos_deg(self.center[0])
-        sin_lon, cos_lon = _sincos_deg(self.center[1])
-        sin_h, cos_h = _sincos_deg(self.heading)
-        centre = (cos_lat * cos_lon, cos_lat * sin_lon, sin_lat)
-        north = (-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat)
-        east = (-sin_lon, cos_lon, 0.0)
-        pole = tuple(cos_h * n + sin_h * e for n, e in zip(north, east, strict=True))
-        if self.to == "mercator":
-            out_extent = (
-                DEFAULT_MERCATOR_EXTENT
-                if self.lat_limit is None
-                else math.asinh(math.tan(math.radians(self.lat_limit)))
-            )
-        else:
-            out_extent = math.radians(90.0 if self.lat_limit is None else self.lat_limit)
-        in_extent = (
-            math.asinh(math.tan(math.radians(self.input_lat_limit)))
-            if self.source == "mercator"
-            else math.pi / 2
-        )
-        return KernelParams(
-            centre=_tidy(centre),
-            east=_tidy(_cross(pole, centre)),
-            pole=_tidy(pole),
-            out_mercator=self.to == "mercator",
-            out_extent=out_extent,
-            in_mercator=self.source == "mercator",
-            in_extent=in_extent,
-        )
-
     def to_dict(self) -> dict:
         """The canonical, JSON-ready form: the cache key and the LUT sidecar are made from it."""
-        return {
-            "input_size": list(self.input_size),
-            "output_size": list(self.output_size),
-            "center": list(self.center),
-            "heading": self.heading,
-            "to": self.to,
-            "source": self.source,
-            "lat_limit": self.lat_limit,
-            "input_lat_limit": self.input_lat_limit,
-            "legacy": self.legacy,
-            "resample": self.resample,
-            "supersample": self.supersample,
-        }
+        data = {"input_size": list(self.input_size), "output_size": list(self.output_size)}
+        data.update(self.geometry.to_dict())
+        data["supersample"] = self.supersample
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> GeometrySpec:
         """Rebuild a spec from ``to_dict``'s output (a sidecar or a cache header)."""
+        if not isinstance(data, dict):
+            raise SpecError("not a polewarp geometry: not a mapping")
+        rest = {key: value for key, value in data.items() if key not in ("input_size", "output_size")}
         try:
-            fields = {f.name for f in dataclasses.fields(cls)} - {"supersample"}
-            values = {key: data[key] for key in fields}
-            values["center"] = tuple(values["center"])
-            values["supersample"] = data.get("supersample")
-        except (KeyError, TypeError) as err:
+            sizes = data["input_size"], data["output_size"]
+        except KeyError as err:
             raise SpecError(f"not a polewarp geometry: missing {err}") from None
-        return cls(**values)
+        return cls(*sizes, geometry=Geometry.from_dict(rest))
 
     def describe(self) -> str:
-        """The geometry in words, for listings and messages."""
-        words = (
-            f"{self.source} {self.input_size[0]}x{self.input_size[1]} -> {self.to} "
-            f"{self.output_size[0]}x{self.output_size[1]}, centre {self.center[0]:g},"
-            f"{self.center[1]:g}, heading {self.heading:g}"
-        )
-        if self.lat_limit is not None:
-            words += f", lat limit {self.lat_limit:g}"
-        if self.source == "mercator":
-            words += f", input lat limit {self.input_lat_limit:g}"
-        if self.resample == "average":
-            words += f", average of {self.supersample}x{self.supersample}"
-        elif self.resample != "nearest":
-            words += f", {self.resample}"
-        return words + (", legacy" if self.legacy else "")
+        """The geometry and sizes in words, for listings and messages."""
+        return self.geometry.describe(self.input_size, self.output_size, self.supersample)
+
+
+def _fields_of(geometry: Geometry) -> dict:
+    return {field.name: getattr(geometry, field.name) for field in dataclasses.fields(geometry)}
+
+
+def _output_size(geometry: Geometry, input_size: tuple[int, int], requested) -> tuple[int, int]:
+    """The output size the request means: (W, H) as given; a width alone takes the natural height;
+    none keeps the input's size for Mercator and equirectangular outputs, the input's width otherwise."""
+    if requested is None:
+        if geometry.to in ("mercator", "equirectangular"):
+            return input_size
+        requested = input_size[0]
+    if isinstance(requested, int) or (isinstance(requested, (tuple, list)) and len(requested) == 1):
+        width = int(requested if isinstance(requested, int) else requested[0])
+        if not 1 <= width <= MAX_SIDE:
+            raise SpecError(f"output width {width}: must be from 1 to {MAX_SIDE} pixels")
+        return width, geometry.output.natural_height(width, geometry.options("to"))
+    return requested

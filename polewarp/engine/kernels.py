@@ -86,6 +86,21 @@ def _atan(x):
     return math.copysign(base + (r + (r * z * p + base_lo)), x)
 
 
+@ngjit_inline
+def _longitude(wx, wy):
+    """atan2(wy, wx) by the branch-free atan, so that loops of it vectorise."""
+    turn = PI if wy >= 0.0 else -PI
+    lon = _atan(wy / (1.0 if wx == 0.0 else wx)) + (turn if wx < 0.0 else 0.0)
+    on_axis = HALF_PI if wy > 0.0 else (-HALF_PI if wy < 0.0 else 0.0)
+    return on_axis if wx == 0.0 else lon
+
+
+@ngjit_inline
+def _latitude(z):
+    """asin(z) as atan(z / sqrt(1 - z²)), finite at the poles, by the branch-free atan."""
+    return _atan(z / max(math.sqrt((1.0 - z) * (1.0 + z)), 1e-300))
+
+
 @ngjit_vector
 def _row_xy(a, b, norm, columns, pole, in_mercator, in_extent, in_w, in_h, xs, ys):
     """Continuous input coordinates (xs, ys) of one output row, whose rotated latitude has the
@@ -97,10 +112,7 @@ def _row_xy(a, b, norm, columns, pole, in_mercator, in_extent, in_w, in_h, xs, y
         wx = a * columns[0, c] + bx
         wy = a * columns[1, c] + by
         z = min(1.0, max(-1.0, (a * columns[2, c] + bz) / norm))
-        turn = PI if wy >= 0.0 else -PI
-        lon = _atan(wy / (1.0 if wx == 0.0 else wx)) + (turn if wx < 0.0 else 0.0)  # atan2(wy, wx)
-        on_axis = HALF_PI if wy > 0.0 else (-HALF_PI if wy < 0.0 else 0.0)
-        xs[c] = ((on_axis if wx == 0.0 else lon) + PI) / TWO_PI * in_w
+        xs[c] = (_longitude(wx, wy) + PI) / TWO_PI * in_w
         ys[c] = z
     if in_mercator:
         for c in range(ys.shape[0]):
@@ -112,8 +124,7 @@ def _row_xy(a, b, norm, columns, pole, in_mercator, in_extent, in_w, in_h, xs, y
     else:
         for c in range(ys.shape[0]):
             z = ys[c]
-            tangent = z / max(math.sqrt((1.0 - z) * (1.0 + z)), 1e-300)  # finite at the poles
-            ys[c] = (HALF_PI - _atan(tangent)) / PI * in_h  # asin(z) = atan(tangent)
+            ys[c] = (HALF_PI - _latitude(z)) / PI * in_h
 
 
 @ngjit_vector

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .geometry import GeometrySpec
-from .projections import DEFAULT_MERCATOR_EXTENT
+from .projections import DEFAULT_MERCATOR_EXTENT, number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +55,21 @@ class RowFill:
     """The fill kernel with its per-geometry tables: ``fill(lut, r0, r1)`` writes rows [r0, r1).
 
     Picklable and small, so a spawned worker can receive it once in the pool initializer.
+    ``columns`` and ``rows`` hold the per-column and per-row terms: for a cylindrical output the
+    unit vectors of its columns at rotated latitude 0 and the (horizontal, pole, norm) weights of
+    its rows' latitudes; for any other, the plane x of each column and y of each row.
+    ``frame`` holds the output's axes (centre, east, pole) in the input's coordinates.
     """
 
     kind: int  # kernels.NEAREST, LEGACY or BILINEAR
+    pair: tuple[int, int] | None  # (output, input) projection numbers; None: the Mercator/equirectangular kernels
     columns: np.ndarray
     rows: np.ndarray
-    pole: np.ndarray
+    frame: np.ndarray
+    out_params: np.ndarray
+    in_params: np.ndarray
+    in_bounds: np.ndarray
     in_mercator: bool
-    in_extent: float
     in_w: int
     in_h: int
     missing: int
@@ -73,41 +80,84 @@ class RowFill:
 
         ``spec`` is a nearest or bilinear one (an average LUT is built from its sampling spec).
         """
-        out_h, out_w = spec.output_shape
-        in_h, in_w = spec.input_shape
-        params = spec.kernel_params()
         from . import kernels
 
+        out_h, out_w = spec.output_shape
+        frame = np.array(spec.geometry.output_axes_in_input())
         if spec.legacy:
             columns, rows = _legacy_tables(out_w, out_h)
+        elif spec.output.cylindrical:
+            columns, rows = np.empty((out_w, 3)), np.empty((out_h, 3))
+            kernels._column_terms(out_w, frame[0], frame[1], columns)
+            _cylinder_rows(spec, rows)
         else:
-            columns = np.empty((out_w, 3))
-            rows = np.empty((out_h, 3))
-            kernels._column_terms(out_w, np.array(params.centre), np.array(params.east), columns)
-            kernels._row_terms(out_h, params.out_mercator, params.out_extent, rows)
+            x_edge, y_edge = spec.output.bounds(spec.options("to"))
+            columns = ((np.arange(out_w) + 0.5) / out_w * (2.0 * x_edge) - x_edge).reshape(-1, 1)
+            rows = (y_edge - (np.arange(out_h) + 0.5) / out_h * (2.0 * y_edge)).reshape(-1, 1)
         kind = kernels.LEGACY if spec.legacy else (
             kernels.BILINEAR if spec.resample == "bilinear" else kernels.NEAREST)
+        in_h, in_w = spec.input_shape
         return cls(
             kind=kind,
+            pair=None if spec.legacy or _classic(spec) else (number(spec.to), number(spec.from_)),
             columns=columns,
             rows=rows,
-            pole=np.array(params.pole),
-            in_mercator=params.in_mercator,
-            in_extent=params.in_extent,
+            frame=frame,
+            out_params=np.array(spec.output.params(spec.options("to")), np.float64),
+            in_params=np.array(spec.input.params(spec.options("from")), np.float64),
+            in_bounds=np.array(spec.input.bounds(spec.options("from")), np.float64),
+            in_mercator=spec.from_ == "mercator",
             in_w=in_w,
             in_h=in_h,
             missing=int(np.iinfo(lut_layout(spec)[1]).max),
         )
 
     def kernel_args(self) -> tuple:
-        """The arguments that follow (lut, r0, r1) in every fill kernel."""
-        return (self.columns, self.rows, self.pole, self.in_mercator, self.in_extent,
+        """The arguments that follow (lut, r0, r1) in the fill kernel."""
+        if self.pair is None:
+            return (self.columns, self.rows, self.frame[2], self.in_mercator, float(self.in_bounds[1]),
+                    self.in_w, self.in_h, self.missing)
+        return (self.columns, self.rows, self.frame, self.out_params, self.in_params, self.in_bounds,
                 self.in_w, self.in_h, self.missing)
 
     def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
-        from . import kernels
+        from . import fills, kernels
 
-        kernels.FILLS[self.kind](lut, r0, r1, *self.kernel_args())
+        kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self.pair, self.kind)
+        kernel(lut, r0, r1, *self.kernel_args())
+
+    def fill_blocks(self, lut: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> None:
+        """Fill the row blocks [starts[i], stops[i]) in numba's parallel loop (the prange backend)."""
+        from . import fills, kernels
+
+        if self.pair is None:
+            kernels._fill_blocks_prange(lut, starts, stops, self.kind, *self.kernel_args())
+        else:
+            fills.pair_fill_blocks(*self.pair, self.kind)(lut, starts, stops, *self.kernel_args())
+
+
+def _classic(spec: GeometrySpec) -> bool:
+    """Whether the Mercator/equirectangular kernels build this LUT: a cylindrical output from a
+    Mercator input or a whole-globe equirectangular one (the kernels that the pinned checksums hold)."""
+    whole = spec.from_ == "equirectangular" and spec.from_lat_limit in (None, 90.0)
+    return spec.output.cylindrical and (spec.from_ == "mercator" or whole)
+
+
+def _cylinder_rows(spec: GeometrySpec, rows: np.ndarray) -> None:
+    """Each output row's rotated latitude as (horizontal, pole, norm) weights: Mercator's and the
+    equirectangular's as they always were, the other cylinders' from their inverse at x = 0."""
+    from . import fills, kernels
+
+    height = rows.shape[0]
+    _, y_edge = spec.output.bounds(spec.options("to"))
+    if spec.to in ("mercator", "equirectangular"):
+        kernels._row_terms(height, spec.to == "mercator", y_edge, rows)
+        return
+    y = y_edge - (np.arange(height) + 0.5) / height * (2.0 * y_edge)
+    vectors = np.empty((height, 3))
+    fills.inverse_points(number(spec.to))(np.zeros(height), y, np.array(spec.output.params(spec.options("to"))),
+                                           vectors)
+    rows[:, 0], rows[:, 1], rows[:, 2] = vectors[:, 0], vectors[:, 2], 1.0
 
 
 def _legacy_tables(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

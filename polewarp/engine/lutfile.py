@@ -18,10 +18,10 @@ from .atomic import atomic_output
 from .cache import MAX_HEADER_BYTES, brief_json, canonical_json, open_regular, parse_json, spec_from
 from .errors import CacheError, SpecError
 from .gather import check_lut
-from .geometry import GeometrySpec
+from .geometry import ALIASES, GeometrySpec
 from .lut import Lut, lut_layout
 
-SIDECAR_VERSION = 2  # 1 had no checksum of the array
+SIDECAR_VERSION = 3  # 1 had no checksum of the array; 2 knew two projections and no input aspect
 NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -48,7 +48,21 @@ def _describe(spec: GeometrySpec, dtype: np.dtype, digest: str) -> dict:
         "resample": spec.resample,
         "fraction_bits": 8 if spec.resample == "bilinear" else 0,
         "sha256": digest,
+        "projections": {"to": spec.output.describe(spec.options("to")),
+                        "from": spec.input.describe(spec.options("from"))},
     }
+
+
+def _upgraded(fields: dict) -> tuple[dict, tuple[str, ...]]:
+    """A version 2 sidecar as version 3 says it, and the fields version 2 did not have: its
+    geometry's older names renamed, the input aspect and options it could not have written in."""
+    geometry = fields.get("geometry")
+    if not isinstance(geometry, dict):
+        return fields, ()
+    geometry = {ALIASES.get(key, key).rstrip("_"): value for key, value in geometry.items()}
+    geometry = {"from_center": [0.0, 0.0], "from_heading": 0.0, "lat_ts": None, "radius": None,
+                "from_lat_ts": None, "from_radius": None, **geometry}
+    return {**fields, "format_version": SIDECAR_VERSION, "geometry": geometry}, ("projections",)
 
 
 def save_lut(lut: Lut, path) -> Path:
@@ -83,7 +97,8 @@ def _read_sidecar(path: Path) -> tuple[GeometrySpec, str]:
         if version == 1:
             raise CacheError("written by an older polewarp, without the array's checksum: "
                              "export the LUT again with 'polewarp lut build'")
-        if version != SIDECAR_VERSION:
+        fields, added = _upgraded(fields) if version == 2 else (fields, ())
+        if version not in (2, SIDECAR_VERSION):
             raise CacheError(f"not a polewarp LUT sidecar (format version {brief_json(version, 20)}, "
                              f"expected {SIDECAR_VERSION})")
         spec = spec_from(fields.get("geometry"), "its geometry")
@@ -92,7 +107,7 @@ def _read_sidecar(path: Path) -> tuple[GeometrySpec, str]:
             raise CacheError("its sha256 is not a sha256")
         expected = _describe(spec, lut_layout(spec)[1], digest)
         wrong = sorted(name for name in fields.keys() | expected.keys()
-                       if canonical_json(fields.get(name)) != canonical_json(expected.get(name)))
+                       if name not in added and canonical_json(fields.get(name)) != canonical_json(expected.get(name)))
         if wrong:
             raise CacheError(f"its {', '.join(wrong)} do not match its geometry")
     except CacheError as err:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import CacheError, SpecError
 from .gather import apply_lut
-from .geometry import GeometrySpec
+from .geometry import Geometry, GeometrySpec
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
@@ -72,7 +72,8 @@ class ConvertRequest:
 
     input_path: Path
     output_path: Path
-    geometry: dict = dataclasses.field(default_factory=dict)
+    geometry: Geometry = Geometry()
+    size: tuple[int, ...] | None = None  # the output size asked for (see GeometrySpec)
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     lut_file: Path | None = None
@@ -99,7 +100,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 
             lut, spec = load_lut(request.lut_file, picture.size, check=False), None  # see below
         else:
-            lut, spec = None, GeometrySpec(input_size=picture.size, **request.geometry)
+            lut, spec = None, request.geometry.spec(picture.size, request.size)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
         # The gather checks a LUT file or a cache hit as it reads it: free in the numba gather,

@@ -16,7 +16,7 @@ import string
 from pathlib import Path, PurePath
 
 from .errors import PolewarpError, SpecError
-from .geometry import GeometrySpec
+from .geometry import Geometry
 from .imageio import DEFAULT_MAX_PIXELS, EXTENSIONS, FORMATS, EncoderOptions, check_fill
 
 IMAGE_SUFFIXES = frozenset(FORMATS)
@@ -37,14 +37,15 @@ class BatchItem:
 class BatchSettings:
     """Everything every image of the batch shares, checked when made (not once per image)."""
 
-    geometry: dict
+    geometry: Geometry = Geometry()
+    size: tuple[int, ...] | None = None  # the output size asked for (see GeometrySpec)
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self):
-        # The option-level checks do not depend on the input size: any size shows them.
-        GeometrySpec(input_size=(2, 1), **self.geometry)
+        # The checks that do not depend on the input size: any size shows them.
+        self.geometry.spec((2, 1), self.size)
         if self.fill is not None:
             check_fill(self.fill)
 

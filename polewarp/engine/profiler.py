@@ -20,7 +20,7 @@ import numpy as np
 from .backends import LutBuilder, auto_rows_per_task
 from .choices import BACKENDS
 from .gather import apply_lut
-from .geometry import GeometrySpec
+from .geometry import Geometry
 from .lut import Lut
 
 
@@ -96,7 +96,7 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry: dict | None = None,
+def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry: Geometry | None = None,
             on_one_off=None, on_step=None):
     """Measure every combination; yields Records, a size and backend at a time (so Ctrl-C keeps
     what is done).
@@ -106,9 +106,9 @@ def profile(sizes, workers_list, rows_list, backends, repeat: int = 5, geometry:
     of spoiling one. ``on_one_off(OneOff)`` reports start-up costs, ``on_step()`` is called once
     per timed build, for a progress bar.
     """
-    geometry = geometry or {}
+    geometry = geometry or Geometry()
     for size in sizes:
-        spec = GeometrySpec(input_size=size, **geometry)
+        spec = geometry.spec(size)
         label = f"{size[0]}x{size[1]}"
         for backend in backends:
             with contextlib.ExitStack() as stack:
@@ -146,10 +146,10 @@ def _records(label, pixels, backend, times):
         yield record
 
 
-def profile_gather(sizes, geometry: dict | None = None, repeat: int = 5):
+def profile_gather(sizes, geometry: Geometry | None = None, repeat: int = 5):
     """The gather of a random RGB map through each size's LUT, with numba and with numpy."""
     for size in sizes:
-        spec = GeometrySpec(input_size=size, **(geometry or {}))
+        spec = (geometry or Geometry()).spec(size)
         with LutBuilder(spec, "threads") as builder:
             lut = Lut(builder.build(), spec, checked=True)
         image = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)

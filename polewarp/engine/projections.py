@@ -63,6 +63,12 @@ class Projection:
     def azimuthal(self) -> bool:
         return self.family == "azimuthal"
 
+    def describe(self, options: dict) -> dict:
+        """The projection as the LUT sidecar and ``polewarp projections --json`` give it."""
+        x_edge, y_edge = self.bounds(options)
+        return {"name": self.name, "short": self.short, "family": self.family, "proj": self.proj(options),
+                "bounds": [x_edge, y_edge]}
+
     def natural_height(self, width: int, options: dict) -> int:
         """The height that keeps the map's own proportions at ``width`` pixels."""
         x, y = self.bounds(options)
