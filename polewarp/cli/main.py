@@ -33,6 +33,7 @@ COMMANDS = {
     "lut": "polewarp.cli.lut:lut",
     "cache": "polewarp.cli.cache:cache",
     "profile": "polewarp.cli.profile:profile",
+    "projections": "polewarp.cli.projections:projections",
 }
 
 

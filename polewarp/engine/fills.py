@@ -116,9 +116,8 @@ def pair_fill(out_number: int, in_number: int, kind: int):
     pixel centres in the input's coordinates into row buffers, the input stage their continuous
     input pixel coordinates, and the quantiser turns them into the LUT's row for ``kind``."""
     stamp = SOURCE_FINGERPRINT
-    out_cylindrical = _entry(out_number).cylindrical
-    wraps = _entry(in_number).cylindrical  # a cylinder's columns go round the globe
-    bilinear = kind == kernels.BILINEAR
+    out_key = CYLINDER if _entry(out_number).cylindrical else out_number
+    quantiser_key = 2 * (kind == kernels.BILINEAR) + _entry(in_number).cylindrical
 
     @ngjit_vector
     def fill(lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
@@ -127,15 +126,9 @@ def pair_fill(out_number: int, in_number: int, kind: int):
         wx, wy, wz, norms = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
         xs, ys = np.empty(width), np.empty(width)
         for r in range(r0, r1):
-            if out_cylindrical:
-                _cylinder_row(rows[r, 0], rows[r, 1], rows[r, 2], columns, frame, wx, wy, wz, norms)
-            else:
-                _plane_row(out_number, rows[r, 0], columns, frame, out_p, wx, wy, wz, norms)
+            _output_row(out_key, r, columns, rows, frame, out_p, wx, wy, wz, norms)
             _input_row(in_number, wx, wy, wz, norms, in_p, in_bounds, in_w, in_h, xs, ys)
-            if bilinear:
-                _quantise_bilinear(lut, r, xs, ys, wraps, in_w, in_h, missing)
-            else:
-                _quantise_nearest(lut, r, xs, ys, wraps, in_w, in_h, missing)
+            _quantise(quantiser_key, lut, r, xs, ys, in_w, in_h, missing)
 
     return fill
 
@@ -170,6 +163,34 @@ def pair_fill_blocks(out_number: int, in_number: int, kind: int):
 
 def _entry(number: int) -> projections.Projection:
     return projections.PROJECTIONS[projections.NAMES[number]]
+
+
+CYLINDER = -1  # the output rows of every cylindrical projection are made alike
+
+
+def _output_row(key, r, columns, rows, frame, p, wx, wy, wz, norms):
+    """Output row ``r``'s unit vectors in the input's coordinates: ``_cylinder_row`` for key
+    CYLINDER, else ``_plane_row`` of projection ``key`` (a constant: only one is compiled)."""
+
+
+@overload(_output_row, inline="always")
+def _output_row_of(key, r, columns, rows, frame, p, wx, wy, wz, norms):
+    if _literal(key) == CYLINDER:
+        return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: _cylinder_row(
+            rows[r, 0], rows[r, 1], rows[r, 2], columns, frame, wx, wy, wz, norms)
+    return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: _plane_row(
+        key, rows[r, 0], columns, frame, p, wx, wy, wz, norms)
+
+
+def _quantise(key, lut, r, xs, ys, in_w, in_h, missing):
+    """Row ``r`` of the LUT from its continuous coordinates; key = 2 x bilinear + wraps (a constant)."""
+
+
+@overload(_quantise, inline="always")
+def _quantise_of(key, lut, r, xs, ys, in_w, in_h, missing):
+    bilinear, wraps = divmod(_literal(key), 2)
+    quantise = _quantise_bilinear if bilinear else _quantise_nearest
+    return lambda key, lut, r, xs, ys, in_w, in_h, missing: quantise(lut, r, xs, ys, wraps, in_w, in_h, missing)
 
 
 @ngjit_vector_inline
