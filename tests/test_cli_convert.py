@@ -144,6 +144,16 @@ def test_lut_into_cache(runner, map_file, tmp_path):
     (["--fill", "notacolour"], "Invalid value for '--fill'"),
     (["--lut", "x.npy", "--heading", "3"], "--lut brings its own geometry"),
     (["--from", "moll", "--input-lat-limit", "80"], "does not apply to mollweide"),
+    (["--to", "molweide"], "unknown projection 'molweide' (did you mean mollweide?); known: mercator,"),
+    (["--from", "stereo"], "did you mean stere"),
+    (["--to", "mollweide", "--radius", "30"], "'--radius': radius does not apply to mollweide"),
+    (["--to", "robin", "--lat-ts", "10"], "'--lat-ts': lat ts does not apply to robinson"),
+    (["--to", "gnomonic", "--radius", "90"], "gnomonic radius must be above 0 and below 90 degrees"),
+    (["--from", "ortho", "--from-radius", "95"], "'--from-radius': orthographic radius must be above 0"),
+    (["--to", "cea", "--lat-ts", "90"], "standard parallel must be between -90 and 90"),
+    (["--legacy", "--to", "mollweide"], "legacy mode"),
+    (["--legacy", "--from-center", "10,0"], "legacy mode"),
+    (["--size", "10x"], "is not W[xH]"),
 ])
 def test_bad_options_are_usage_errors(runner, map_file, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
