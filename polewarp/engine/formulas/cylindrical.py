@@ -64,6 +64,8 @@ def miller_forward(lam, phi, ux, uy, uz, p):
 @ngjit_inline
 def miller_inverse(x, y, p):
     phi = 2.5 * (math.atan(math.exp(0.8 * y)) - QUARTER_PI)
+    if not -HALF_PI <= phi <= HALF_PI:  # beyond the poles' y (phi reaches +-5 pi / 8)
+        return NAN, NAN, NAN
     return _vector(x, math.cos(phi), math.sin(phi))
 
 
@@ -74,5 +76,7 @@ def gall_stereographic_forward(lam, phi, ux, uy, uz, p):
 
 @ngjit_inline
 def gall_stereographic_inverse(x, y, p):
+    if not -GALL_YF <= y <= GALL_YF:  # beyond the poles' y (phi would reach +-pi)
+        return NAN, NAN, NAN
     phi = 2.0 * math.atan(y / GALL_YF)
     return _vector(x / GALL_XF, math.cos(phi), math.sin(phi))
