@@ -28,6 +28,8 @@ def _options(rng, name, side):
     entry = projections.projection(name)
     prefix = "" if side == "to" else "from_"
     chosen = {}
+    if "lat_limit" in entry.options:
+        chosen[prefix + "lat_limit"] = rng.uniform(60, 89)
     if "lat_ts" in entry.options:
         chosen[prefix + "lat_ts"] = rng.uniform(-60, 60)
     if entry.radius is not None:

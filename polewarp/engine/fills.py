@@ -105,7 +105,7 @@ def unproject(name: str, x, y, options: dict | None = None) -> tuple[np.ndarray,
         np.ascontiguousarray(x).ravel(), np.ascontiguousarray(y).ravel(),
         np.array(entry.params(options or {}), np.float64), vectors)
     lam = np.arctan2(vectors[:, 1], vectors[:, 0])
-    phi = np.arcsin(np.clip(vectors[:, 2], -1.0, 1.0))
+    phi = np.arctan2(vectors[:, 2], np.hypot(vectors[:, 0], vectors[:, 1]))  # no digits lost near the poles
     return lam.reshape(x.shape), phi.reshape(x.shape)
 
 
