@@ -93,7 +93,7 @@ def _eqearth_y_of(psi2):
     return EQEARTH_A1 + EQEARTH_A2 * psi2 + psi2 * psi2 * psi2 * (EQEARTH_A3 + EQEARTH_A4 * psi2)
 
 
-NATEARTH_Y = _natearth_y_of(HALF_PI)  # the top edge; PROJ clamps to 0.8707 * 0.52 * pi, a little beyond it
+NATEARTH_Y = _natearth_y_of(HALF_PI)  # the top edge; PROJ clamps to 0.8707 * 0.52 * pi, 7.6e-6 short of it
 NATEARTH_START_BEND = HALF_PI - NATEARTH_Y / NATEARTH_B0
 EQEARTH_Y = math.pi / 3.0 * _eqearth_y_of((math.pi / 3.0) ** 2)  # psi = asin(M) = pi/3 at the pole
 _natearth_y = ngjit_inline(_natearth_y_of)
