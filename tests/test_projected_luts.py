@@ -65,7 +65,7 @@ def assert_lut_equals_reference(spec):
 
 
 @pytest.mark.parametrize(("to", "source"), PAIRS)
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_lut_equals_the_numpy_reference(to, source, seed):
     assert_lut_equals_reference(random_spec(seed * 1000 + NAMES.index(to), to, source))
 
@@ -89,6 +89,7 @@ def test_a_projection_to_itself_is_the_identity(name):
     assert np.array_equal(inside[~near], np.isfinite(lon)[~near]), "a source exactly where the outline holds one"
 
 
+@pytest.mark.slow  # a pool per projection, and a prange kernel compiled per projection
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("backend", ["processes", "threads", "prange"])
 def test_every_backend_builds_every_projection_alike(name, backend):

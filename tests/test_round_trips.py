@@ -89,5 +89,12 @@ def test_a_map_read_back_with_its_geometry_is_the_original(name):
     restored = apply_lut(lut, mapped)
     shown = lut.array[..., 0] != np.iinfo(lut.array.dtype).max
     assert shown.mean() > 0.3
+    # Within 60 degrees of the centre every one of these maps is at least twice as fine as the
+    # input (720 pixels across), so each pixel comes back from a map pixel inside it; nearer the
+    # poles the input's own pixels are narrower than that.
+    lon, lat = np.meshgrid(np.radians((np.arange(180) + 0.5) * 2 - 180), np.radians(90 - (np.arange(90) + 0.5) * 2))
+    centre_lat, centre_lon = np.radians(aspect["center"])
+    near = (np.sin(lat) * np.sin(centre_lat) + np.cos(lat) * np.cos(centre_lat) * np.cos(lon - centre_lon)
+            > np.cos(np.radians(60))) & (np.abs(lat) < np.radians(60))
     same = (restored == original).all(axis=-1)
-    assert same[shown].mean() > 0.97, f"{same[shown].mean():.1%} of the pixels came back"
+    assert shown[near].all() and same[near].mean() > 0.99, f"{same[near].mean():.1%} of the pixels came back"

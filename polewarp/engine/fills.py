@@ -40,13 +40,16 @@ def _literal(number):
     return number.literal_value
 
 
-@overload(forward, inline="always")
+# The dispatching overloads are called, not inlined: inlining every formula into the row loops
+# saved a third of the build time of the cheapest projections but cost 2 to 15 s of compiling a
+# pair (LLVM vectorising a loop body that large), measured on the Xeon of docs/performance.md.
+@overload(forward)
 def _forward_of(number, lam, phi, ux, uy, uz, p):
     formula = _formula(_literal(number), "forward")
     return lambda number, lam, phi, ux, uy, uz, p: formula(lam, phi, ux, uy, uz, p)
 
 
-@overload(inverse, inline="always")
+@overload(inverse)
 def _inverse_of(number, x, y, p):
     formula = _formula(_literal(number), "inverse")
     return lambda number, x, y, p: formula(x, y, p)
@@ -173,7 +176,7 @@ def _output_row(key, r, columns, rows, frame, p, wx, wy, wz, norms):
     CYLINDER, else ``_plane_row`` of projection ``key`` (a constant: only one is compiled)."""
 
 
-@overload(_output_row, inline="always")
+@overload(_output_row)
 def _output_row_of(key, r, columns, rows, frame, p, wx, wy, wz, norms):
     if _literal(key) == CYLINDER:
         return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: _cylinder_row(
@@ -186,7 +189,7 @@ def _quantise(key, lut, r, xs, ys, in_w, in_h, missing):
     """Row ``r`` of the LUT from its continuous coordinates; key = 2 x bilinear + wraps (a constant)."""
 
 
-@overload(_quantise, inline="always")
+@overload(_quantise)
 def _quantise_of(key, lut, r, xs, ys, in_w, in_h, missing):
     bilinear, wraps = divmod(_literal(key), 2)
     quantise = _quantise_bilinear if bilinear else _quantise_nearest

@@ -117,7 +117,7 @@ ECKERT4_CX, ECKERT4_CY = 0.42223820031577120149, 1.32650042817700232218
 def _natearth_y(phi):
     b0, b1, b2, b3, b4 = NATEARTH_B
     phi2 = phi * phi
-    return phi * (b0 + phi2 * phi2 * (b1 + phi2 * phi2 * (b2 + b3 * phi2 + b4 * phi2 * phi2)))
+    return phi * (b0 + phi2 * (b1 + phi2 * phi2 * (b2 + b3 * phi2 + b4 * phi2 * phi2)))
 
 
 def _eqearth_y(theta):
@@ -153,8 +153,7 @@ _ENTRIES = (
     _world("eckert4", "eck4", "pseudocylindrical", "pseudocylindrical",
            2 * ECKERT4_CX * math.pi, ECKERT4_CY, iterative_forward=True),
     _world("hammer", "hammer", "modified-azimuthal", "modified_azimuthal", 2 * SQRT2, SQRT2),
-    _world("aitoff", "aitoff", "modified-azimuthal", "modified_azimuthal", math.pi, math.pi / 2,
-           iterative_inverse=True),
+    _world("aitoff", "aitoff", "modified-azimuthal", "modified_azimuthal", math.pi, math.pi / 2),
     _world("winkel-tripel", "wintri", "modified-azimuthal", "modified_azimuthal",
            (math.pi + 2.0) / 2.0, math.pi / 2, iterative_inverse=True,
            params=lambda o: (WINKEL_COS_PHI1,),

@@ -161,8 +161,11 @@ def _table(table, i, t):
 
 def robinson_forward(lam, phi, options):
     lam, phi = np.broadcast_arrays(lam, phi)
-    i, t = _robinson_piece(np.abs(phi))
-    return ROBINSON_FXC * lam * _table(ROBINSON_X, i, t), np.sign(phi) * ROBINSON_FYC * _table(ROBINSON_Y, i, t)
+    none = np.isnan(lam) | np.isnan(phi)  # no point: no table row either
+    i, t = _robinson_piece(np.abs(np.where(none, 0.0, phi)))
+    x = ROBINSON_FXC * lam * _table(ROBINSON_X, i, t)
+    y = np.sign(phi) * ROBINSON_FYC * _table(ROBINSON_Y, i, t)
+    return np.where(none, np.nan, x), np.where(none, np.nan, y)
 
 
 def robinson_inverse(x, y, options):
