@@ -54,7 +54,7 @@ def markdown() -> str:
     from polewarp.engine.projections import PROJECTIONS
 
     cells = [f"![{name}](docs/gallery/{name}.jpg)<br>**{name}** ({PROJECTIONS[name].short})<br>"
-             f"`{command(name).replace(' --quality 80', '')}`" for name in names()]
+             f"`{command(name)}`" for name in names()]
     rows = [cells[i:i + COLUMNS] + [""] * (COLUMNS - len(cells[i:i + COLUMNS])) for i in range(0, len(cells), COLUMNS)]
     lines = ["| " + " | ".join([" "] * COLUMNS) + " |", "|" + "---|" * COLUMNS]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
