@@ -40,16 +40,25 @@ def _literal(number):
     return number.literal_value
 
 
-# The dispatching overloads are called, not inlined: inlining every formula into the row loops
-# saved a third of the build time of the cheapest projections but cost 2 to 15 s of compiling a
-# pair (LLVM vectorising a loop body that large), measured on the Xeon of docs/performance.md.
-@overload(forward)
+def _inline_closed_forms(kind: str):
+    """numba's inlining choice for a formula call: a closed form is inlined into the row loop (so
+    that the loop vectorises); an iterative one is called, as inlining its loops cost 2 to 15 s of
+    compiling a pair (LLVM vectorising a loop body that large) for no gain in speed."""
+
+    def decide(expr, caller, callee) -> bool:
+        entry = _entry(caller.typemap[expr.args[0].name].literal_value)
+        return not (entry.iterative_forward if kind == "forward" else entry.iterative_inverse)
+
+    return decide
+
+
+@overload(forward, inline=_inline_closed_forms("forward"))
 def _forward_of(number, lam, phi, ux, uy, uz, p):
     formula = _formula(_literal(number), "forward")
     return lambda number, lam, phi, ux, uy, uz, p: formula(lam, phi, ux, uy, uz, p)
 
 
-@overload(inverse)
+@overload(inverse, inline=_inline_closed_forms("inverse"))
 def _inverse_of(number, x, y, p):
     formula = _formula(_literal(number), "inverse")
     return lambda number, x, y, p: formula(x, y, p)
