@@ -2,7 +2,8 @@
 projected and unprojected in bulk, and the LUT row fills of every (output, input) pair.
 
 Kernels here are made by factories, one per projection or pair, so that a first run compiles
-only what it uses; each keeps ``SOURCE_FINGERPRINT`` in its closure (see ``jit``).
+only what it uses; each keeps ``SOURCE_FINGERPRINT`` in its closure (the ``assert stamp`` line:
+numba keys a cached closure by what it holds, see ``jit``).
 """
 
 import functools
