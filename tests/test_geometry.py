@@ -166,3 +166,17 @@ def test_polynomial_atan_on_a_dense_sweep_and_at_its_seams():
     for x in np.concatenate([values, -values]):
         assert _ulps(_atan(float(x)), math.atan(x)) <= 2, x
     assert _atan(1.0) == math.pi / 4 and _atan(math.inf) == math.pi / 2 and _atan(0.0) == 0.0
+
+
+@pytest.mark.parametrize(("to", "source", "size", "expected"), [
+    ("mercator", "equirectangular", None, (720, 360)),
+    ("equirectangular", "mercator", None, (720, 360)),
+    ("mollweide", "equirectangular", None, (720, 360)),
+    ("orthographic", "equirectangular", None, (720, 720)),
+    ("equirectangular", "orthographic", None, (720, 360)),
+    ("winkel-tripel", "equirectangular", 500, (500, 306)),
+    ("mercator", "equirectangular", (500,), (500, 486)),
+    ("orthographic", "equirectangular", (300, 200), (300, 200)),
+])
+def test_output_size_follows_the_projection(to, source, size, expected):
+    assert GeometrySpec((720, 360), size, to=to, source=source).output_size == expected

@@ -163,7 +163,7 @@ geometry_options = _apply([
     aspect_options,
     click.option("--size", type=SizeType(width_alone=True), default=None,
                  help="Output size: WIDTH (the projection's own height) or WIDTHxHEIGHT "
-                      "[mercator, equirectangular: the input's; the others: the input's width]."),
+                      "[between mercator and equirectangular: the input's; else the input's width]."),
 ])
 
 # The geometry's option names as the CLI spells them (the names of GeometrySpec's fields).

@@ -316,8 +316,8 @@ class GeometrySpec:
     ``GeometrySpec(input_size, output_size=None, geometry=None, **fields)``: the geometry given
     whole or by its fields (``to="mollweide"``, ``source="mercator"`` ...). ``output_size``: (W, H);
     a width alone (an int or a 1-tuple) takes the output projection's natural height; None keeps
-    the input's size for Mercator and equirectangular outputs and the input's width with the
-    natural height for the others. The geometry's fields read through: ``spec.to``.
+    the input's size between Mercator and equirectangular maps and takes the input's width with
+    the natural height otherwise. The geometry's fields read through: ``spec.to``.
     """
 
     input_size: tuple[int, int]
@@ -410,9 +410,10 @@ def _fields_of(geometry: Geometry) -> dict:
 
 def _output_size(geometry: Geometry, input_size: tuple[int, int], requested) -> tuple[int, int]:
     """The output size the request means: (W, H) as given; a width alone takes the natural height;
-    none keeps the input's size for Mercator and equirectangular outputs, the input's width otherwise."""
+    none keeps the input's size between Mercator and equirectangular maps (as the original script
+    did), the input's width with the natural height otherwise (a globe read back is not square)."""
     if requested is None:
-        if geometry.to in ("mercator", "equirectangular"):
+        if {geometry.to, geometry.from_} <= {"mercator", "equirectangular"}:
             return input_size
         requested = input_size[0]
     if isinstance(requested, int) or (isinstance(requested, (tuple, list)) and len(requested) == 1):
