@@ -162,10 +162,17 @@ def _convert_with_cache(item, settings, cache_folder, build):
     return convert_one(item, _WorkerLuts(settings, cache_folder, build), settings)
 
 
+def _executing(dask_worker) -> int:
+    """How many tasks a worker's threads are running (a cancelled task runs on to its end)."""
+    return dask_worker.state.executing_count
+
+
 def _wait_idle(client, timeout=30.0) -> None:
-    """After cancelling, let tasks already running finish their (atomic) writes."""
+    """After cancelling, let tasks already running finish their (atomic) writes: the scheduler's
+    view empties first, the workers' threads later, and only then are the temporaries stray."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(client.processing().values()):
+    while time.monotonic() < deadline and (any(client.processing().values())
+                                           or any(client.run(_executing).values())):
         time.sleep(0.05)
 
 
