@@ -180,3 +180,28 @@ def test_polynomial_atan_on_a_dense_sweep_and_at_its_seams():
 ])
 def test_output_size_follows_the_projection(to, source, size, expected):
     assert GeometrySpec((720, 360), size, to=to, source=source).output_size == expected
+
+
+def test_changing_a_projection_drops_the_old_ones_options():
+    from polewarp.engine.geometry import Geometry
+
+    assert GeometrySpec((64, 32), geometry=Geometry(to="orthographic"), to="aeqd").radius == 180.0
+    assert GeometrySpec((64, 32), geometry=Geometry(to="cea", lat_ts=20), to="merc").to == "mercator"
+    assert GeometrySpec((64, 32), geometry=Geometry(from_="mercator"), source="mollweide").from_ == "mollweide"
+
+
+def test_a_cylinders_default_top_written_out_shares_the_key():
+    assert cache_key(GeometrySpec((64, 32), to="eqc", lat_limit=90, from_lat_limit=90.0)) == \
+        cache_key(GeometrySpec((64, 32), to="eqc"))
+
+
+def test_legacy_takes_a_whole_globe_input_only():
+    with pytest.raises(SpecError, match="legacy"):
+        GeometrySpec((64, 32), legacy=True, from_lat_limit=30)
+
+
+def test_reproject_takes_a_spec_or_keywords_not_both():
+    from polewarp import reproject
+
+    with pytest.raises(SpecError, match="not both"):
+        reproject(np.zeros((32, 64, 3), np.uint8), GeometrySpec((64, 32)), to="orthographic")

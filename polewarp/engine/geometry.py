@@ -108,6 +108,8 @@ def _check_options(entry: Projection, values: dict, side: str) -> dict:
             continue
         checked[option] = None if value is None else canonical_angle(value, words)
     limit = checked["lat_limit"]
+    if limit == 90.0 and entry.name != "mercator":
+        checked["lat_limit"] = None  # 90 is these cylinders' default: one canonical form, one cache key
     if limit is not None and not (0.0 < limit < 90.0 or (limit == 90.0 and entry.name != "mercator")):
         top = "below 90" if entry.name == "mercator" else "at most 90"
         raise SpecError(f"{option_name('lat_limit', side).replace('_', ' ')} must be above 0 and {top} "
@@ -230,6 +232,7 @@ class Geometry:
             and self.to == "mercator"
             and self.lat_limit is None
             and self.from_ == "equirectangular"
+            and self.from_lat_limit is None
             and self.input_is_normal()
         )
 
@@ -332,7 +335,7 @@ class GeometrySpec:
         if geometry is None:
             geometry = Geometry.of(**fields)
         elif fields:
-            geometry = Geometry.of(**{**_fields_of(geometry), **fields})
+            geometry = _changed(geometry, fields)
         input_size = _check_size(input_size, "input size")
         output_size = _check_size(_output_size(geometry, input_size, output_size), "output size")
         put = object.__setattr__
@@ -402,6 +405,22 @@ class GeometrySpec:
     def describe(self) -> str:
         """The geometry and sizes in words, for listings and messages."""
         return self.geometry.describe(self.input_size, self.output_size, self.supersample)
+
+
+def _changed(geometry: Geometry, fields: dict) -> Geometry:
+    """``geometry`` with some fields changed (older names taken): a side whose projection changes
+    drops the options of the old one it was not given again."""
+    for old, new in ALIASES.items():
+        if old in fields:
+            if new in fields:
+                raise SpecError(f"give {new} or its older name {old}, not both")
+            fields = {**{k: v for k, v in fields.items() if k != old}, new: fields[old]}
+    merged = _fields_of(geometry)
+    for side, name in (("to", "to"), ("from", "from_")):
+        if name in fields and projection(fields[name]).name != merged[name]:
+            for option in OPTIONS:
+                merged[option_name(option, side)] = None
+    return Geometry.of(**{**merged, **fields})
 
 
 def _fields_of(geometry: Geometry) -> dict:
