@@ -193,13 +193,8 @@ class Geometry:
     @classmethod
     def of(cls, **fields) -> Geometry:
         """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) included."""
-        for old, new in ALIASES.items():
-            if old in fields:
-                if new in fields:
-                    raise SpecError(f"give {new} or its older name {old}, not both")
-                fields[new] = fields.pop(old)
         try:
-            return cls(**fields)
+            return cls(**_renamed(fields))
         except TypeError as err:
             raise SpecError(f"not a geometry field: {err}") from None
 
@@ -407,14 +402,19 @@ class GeometrySpec:
         return self.geometry.describe(self.input_size, self.output_size, self.supersample)
 
 
+def _renamed(fields: dict) -> dict:
+    """Keywords with the older names (``source``, ``input_lat_limit``) given their new ones."""
+    renamed = {ALIASES.get(name, name): value for name, value in fields.items()}
+    clash = [old for old, new in ALIASES.items() if old in fields and new in fields]
+    if clash:
+        raise SpecError(f"give {ALIASES[clash[0]]} or its older name {clash[0]}, not both")
+    return renamed
+
+
 def _changed(geometry: Geometry, fields: dict) -> Geometry:
     """``geometry`` with some fields changed (older names taken): a side whose projection changes
     drops the options of the old one it was not given again."""
-    for old, new in ALIASES.items():
-        if old in fields:
-            if new in fields:
-                raise SpecError(f"give {new} or its older name {old}, not both")
-            fields = {**{k: v for k, v in fields.items() if k != old}, new: fields[old]}
+    fields = _renamed(fields)
     merged = _fields_of(geometry)
     for side, name in (("to", "to"), ("from", "from_")):
         if name in fields and projection(fields[name]).name != merged[name]:
