@@ -111,6 +111,25 @@ def test_killed_worker_ends_the_run_cleanly(tmp_path):
     assert_nothing_left(tmp_path, before)
 
 
+def _die_at_row_five(array, r0, r1):
+    if r0 == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.0005)  # keeps thousands of blocks pending when the pool breaks
+
+
+def test_a_worker_killed_under_many_pending_blocks_breaks_no_thread(monkeypatch):
+    import threading
+
+    from polewarp.engine.errors import WorkerError
+
+    failed = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failed.append(args.exc_type.__name__))
+    with SharedArray((20000, 1), "uint8") as target, workers.RowPool(target, _die_at_row_five, 2) as pool:
+        with pytest.raises(WorkerError, match="worker process died"):
+            pool.run([(row, row + 1) for row in range(20000)])
+    assert failed == []
+
+
 @pytest.mark.slow
 def test_sigint_during_convert_keeps_the_old_output(tmp_path):
     from PIL import Image

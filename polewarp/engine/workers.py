@@ -372,6 +372,11 @@ class RowPool:
                         rows = future.result()
                         if progress is not None:
                             progress(rows)
+            except BrokenProcessPool:
+                # The pool's own thread fails every pending future; cancelling one under it
+                # makes that thread die with InvalidStateError (Python 3.11).
+                pending = ()
+                raise
             finally:
                 for future in pending:
                     future.cancel()
