@@ -1,8 +1,8 @@
 """Kernels for any projection: each projection's formulas dispatched by number, its points
 projected and unprojected in bulk, and the LUT row fills of every (output, input) pair.
 
-Kernels here are made by factories, one per projection or pair, so that a first run compiles
-only what it uses; each keeps ``SOURCE_FINGERPRINT`` in its closure (the ``assert stamp`` line:
+Kernels here are made by factories, one per projection, stage or pair, so that a first run
+compiles only what it uses; each keeps ``SOURCE_FINGERPRINT`` in its closure (the ``assert stamp`` line:
 numba keys a cached closure by what it holds, see ``jit``).
 """
 
@@ -140,7 +140,7 @@ def pair_fill(out_number: int, in_number: int, kind: int):
         xs, ys = np.empty(width), np.empty(width)
         for r in range(r0, r1):
             _output_row(out_key, r, columns, rows, frame, out_p, wx, wy, wz, norms)
-            _input_row(in_number, wx, wy, wz, norms, in_p, in_bounds, in_w, in_h, xs, ys)
+            _input_stage(in_number, wx, wy, wz, norms, in_p, in_bounds, in_w, in_h, xs, ys)
             _quantise(quantiser_key, lut, r, xs, ys, in_w, in_h, missing)
 
     return fill
@@ -191,8 +191,51 @@ def _output_row_of(key, r, columns, rows, frame, p, wx, wy, wz, norms):
     if _literal(key) == CYLINDER:
         return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: _cylinder_row(
             rows[r, 0], rows[r, 1], rows[r, 2], columns, frame, wx, wy, wz, norms)
-    return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: _plane_row(
-        key, rows[r, 0], columns, frame, p, wx, wy, wz, norms)
+    plane_row = plane_row_kernel(_literal(key))
+    return lambda key, r, columns, rows, frame, p, wx, wy, wz, norms: plane_row(
+        rows[r, 0], columns, frame, p, wx, wy, wz, norms)
+
+
+def _input_stage(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
+    """``input_row_kernel(number)`` called from numba (``number`` a constant)."""
+
+
+@overload(_input_stage)
+def _input_stage_of(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
+    input_row = input_row_kernel(_literal(number))
+    return lambda number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys: input_row(
+        wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys)
+
+
+# The two stages below are compiled once per projection (and cached) and called from every pair's
+# fill, not inlined into it: a new pair then compiles in about a second instead of 5 to 15 s, with
+# no measured loss of speed (one call per row; see docs/performance.md).
+
+
+@functools.cache
+def plane_row_kernel(number: int):
+    """The jitted output stage of projection ``number`` (not cylindrical): ``_plane_row``."""
+    stamp = SOURCE_FINGERPRINT
+
+    @ngjit_vector
+    def plane_row(y, columns, frame, p, wx, wy, wz, norms):
+        assert stamp
+        _plane_row(number, y, columns, frame, p, wx, wy, wz, norms)
+
+    return plane_row
+
+
+@functools.cache
+def input_row_kernel(number: int):
+    """The jitted input stage of projection ``number``: ``_input_row``."""
+    stamp = SOURCE_FINGERPRINT
+
+    @ngjit_vector
+    def input_row(wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
+        assert stamp
+        _input_row(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys)
+
+    return input_row
 
 
 def _quantise(key, lut, r, xs, ys, in_w, in_h, missing):
