@@ -139,10 +139,11 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
                      show_default=True, help=f"Compass direction at that centre that points up the {whose}"
                      + (" (90: the original script's transverse aspect; 0: north up)." if side == "to" else ".")),
         click.option(f"--{prefix}pole", dest("pole"), type=LATLON, default=None,
-                     help=f"Put the {whose}'s north pole at LAT,LON instead of giving --{prefix}center and "
-                          f"--{prefix}heading (see docs/geometry.md)."),
+                     help=f"Put the {whose}'s north pole at LAT,LON, instead of --{prefix}center and "
+                          f"--{prefix}heading: centred on the new equator's point nearest to 0,0 "
+                          "(docs/geometry.md; -v prints the equivalent)."),
         click.option(f"--{prefix}pole-turn", dest("pole_turn"), type=DEGREES, default=0.0, show_default=True,
-                     help=f"With --{prefix}pole: move the {whose} this far along its new equator."),
+                     help=f"With --{prefix}pole: move the {whose}'s centre this far east along the new equator."),
         click.option(f"--{prefix}lat-limit", *(["--input-lat-limit"] if side == "from" else []), dest("lat_limit"),
                      type=DEGREES, default=None,
                      help=f"Cylindrical {whose}s: rotated latitude of the top edge [mercator: "
