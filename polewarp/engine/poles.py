@@ -29,8 +29,8 @@ def pole_aspect(pole: tuple[float, float], turn: float = 0.0, name: str = "pole"
     (lat, lon), its centre moved ``turn`` degrees east along the new equator from the point
     nearest to 0N 0E (see the module's docstring)."""
     p = aspect_frame(_check_center(pole, _words(name)), 0.0)[0]
-    # q, the rotated east of the turn-0 centre: p x c0 is the unit vector of p x (0N 0E), as
-    # c0 = q x p is where (0N 0E) - (its component along p) points.
+    # The turn-0 centre c0 = q0 x p is 0N 0E less its component along p, made a unit vector (the
+    # new equator's nearest point), so its rotated east q0 = p x c0 is p x (0N 0E) made one.
     east = _unit(_cross(p, (1.0, 0.0, 0.0))) or _unit(_cross(p, (0.0, 1.0, 0.0)))
     start = _cross(east, p)
     sin_t, cos_t = _sincos_deg(canonical_angle(turn, _words(name) + " turn"))
@@ -46,9 +46,9 @@ def placed(fields: dict) -> dict:
     """Geometry keywords with each side's ``pole`` (and ``pole_turn``) replaced by the centre and
     heading they mean; a side given both, a turn without a pole or a pole with legacy is refused."""
     fields = dict(fields)
-    for side in ("", "from_"):  # geometry.POLE_KEYWORDS: pole, pole_turn; from_pole, from_pole_turn
-        pole_name, turn_name, center_name, heading_name = (side + name for name in ("pole", "pole_turn", "center",
-                                                                                    "heading"))
+    for side in ("", "from_"):  # the names of geometry.POLE_KEYWORDS
+        pole_name, turn_name = side + "pole", side + "pole_turn"
+        center_name, heading_name = side + "center", side + "heading"
         pole, turn = fields.pop(pole_name, None), fields.pop(turn_name, None)
         if pole is None:
             if turn is not None:
