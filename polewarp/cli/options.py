@@ -8,6 +8,7 @@ encoder_options: convert, batch. The take_* helpers pop each group out of a comm
 
 from __future__ import annotations
 
+import logging
 import math
 
 import click
@@ -111,6 +112,7 @@ SIZE = SizeType()
 LATLON = LatLonType()
 PROJECTION = ProjectionType()
 DEGREES = FiniteFloat()
+log = logging.getLogger("polewarp")
 
 
 def _apply(decorators):
@@ -136,6 +138,12 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
         click.option(f"--{prefix}heading", dest("heading"), type=DEGREES, default=default_heading,
                      show_default=True, help=f"Compass direction at that centre that points up the {whose}"
                      + (" (90: the original script's transverse aspect; 0: north up)." if side == "to" else ".")),
+        click.option(f"--{prefix}pole", dest("pole"), type=LATLON, default=None,
+                     help=f"Put the {whose}'s north pole at LAT,LON, instead of --{prefix}center and "
+                          f"--{prefix}heading: centred on the new equator's point nearest to 0,0 "
+                          "(docs/geometry.md; -v prints the equivalent)."),
+        click.option(f"--{prefix}pole-turn", dest("pole_turn"), type=DEGREES, default=0.0, show_default=True,
+                     help=f"With --{prefix}pole: move the {whose}'s centre this far east along the new equator."),
         click.option(f"--{prefix}lat-limit", *(["--input-lat-limit"] if side == "from" else []), dest("lat_limit"),
                      type=DEGREES, default=None,
                      help=f"Cylindrical {whose}s: rotated latitude of the top edge [mercator: "
@@ -166,9 +174,10 @@ geometry_options = _apply([
                       "[between mercator and equirectangular: the input's; else the input's width]."),
 ])
 
-# The geometry's option names as the CLI spells them (the names of GeometrySpec's fields).
+# The geometry's option names as the CLI spells them (the keywords Geometry.of takes).
 GEOMETRY_PARAMS = ("to", "center", "heading", "lat_limit", "lat_ts", "radius", "from_", "from_center",
-                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "legacy", "resample", "supersample")
+                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "legacy", "resample", "supersample",
+                   "pole", "pole_turn", "from_pole", "from_pole_turn")
 
 
 def build_options_with(workers_help: str):
@@ -221,8 +230,37 @@ def take_geometry(options: dict):
     """Pop the geometry options out of a command's keywords: (Geometry, the requested --size)."""
     from ..engine.geometry import Geometry
 
-    fields = {name: options.pop(name) for name in GEOMETRY_PARAMS}
-    return Geometry.of(**fields), options.pop("size", None)
+    fields = _one_aspect_a_side({name: options.pop(name) for name in GEOMETRY_PARAMS})
+    geometry = Geometry.of(**fields)
+    for side in ("", "from_"):
+        if side + "pole" in fields:
+            (lat, lon), heading = getattr(geometry, side + "center"), getattr(geometry, side + "heading")
+            log.debug("%s: the same as %s %.12g,%.12g %s %.12g", _flag(side + "pole"), _flag(side + "center"),
+                      lat, lon, _flag(side + "heading"), heading)
+    return geometry, options.pop("size", None)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _one_aspect_a_side(fields: dict) -> dict:
+    """Each side's aspect as given: --pole (and --pole-turn) or --center and --heading, the other
+    pair left out; a side given both is a usage error naming them (the engine makes a pole a
+    centre and a heading)."""
+    ctx = click.get_current_context()
+    given = lambda name: ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)  # noqa: E731
+    for side in ("", "from_"):
+        pole, turn, center, heading = (side + name for name in ("pole", "pole_turn", "center", "heading"))
+        if fields[pole] is None and given(turn):
+            raise click.UsageError(f"{_flag(turn)} turns the map about {_flag(pole)}: give that too", ctx)
+        clash = [_flag(name) for name in (pole, center, heading) if fields[pole] is not None and given(name)]
+        if clash[1:]:
+            raise click.UsageError(f"{', '.join(clash[:-1])} and {clash[-1]}: give one or the other "
+                                   "(a pole fixes the centre and the heading)", ctx)
+        for name in (turn, pole) if fields[pole] is None else (center, heading):
+            del fields[name]
+    return fields
 
 
 def take_build(options: dict):

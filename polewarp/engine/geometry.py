@@ -22,6 +22,8 @@ MAX_SUPERSAMPLE = 16
 ANGLE_DECIMALS = 9
 # The Python API's older names, still taken as keywords (and read from older sidecars).
 ALIASES = {"source": "from_", "input_lat_limit": "from_lat_limit"}
+# Another way to give a side's centre and heading, taken as keywords (poles.py turns them into those).
+POLE_KEYWORDS = ("pole", "pole_turn", "from_pole", "from_pole_turn")
 
 Vector = tuple[float, float, float]
 
@@ -192,7 +194,8 @@ class Geometry:
 
     @classmethod
     def of(cls, **fields) -> Geometry:
-        """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) included."""
+        """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) and the poles
+        (``pole``, ``pole_turn``, ``from_pole``, ``from_pole_turn``: poles.py) included."""
         try:
             return cls(**_renamed(fields))
         except TypeError as err:
@@ -304,7 +307,8 @@ def _option_words(geometry: Geometry, side: str) -> str:
                    for option, value in geometry.options(side).items() if value is not None)
 
 
-_GEOMETRY_FIELDS = frozenset(field.name for field in dataclasses.fields(Geometry)) | frozenset(ALIASES)
+_GEOMETRY_FIELDS = frozenset(field.name for field in dataclasses.fields(Geometry)) | frozenset(ALIASES) \
+    | frozenset(POLE_KEYWORDS)
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -403,12 +407,15 @@ class GeometrySpec:
 
 
 def _renamed(fields: dict) -> dict:
-    """Keywords with the older names (``source``, ``input_lat_limit``) given their new ones."""
+    """Keywords in Geometry's own terms: the older names (``source``, ``input_lat_limit``) given
+    their new ones, and a side's ``pole`` (``pole_turn``) made its centre and heading."""
+    from .poles import placed  # poles.py builds on this module
+
     renamed = {ALIASES.get(name, name): value for name, value in fields.items()}
     clash = [old for old, new in ALIASES.items() if old in fields and new in fields]
     if clash:
         raise SpecError(f"give {ALIASES[clash[0]]} or its older name {clash[0]}, not both")
-    return renamed
+    return placed(renamed)
 
 
 def _changed(geometry: Geometry, fields: dict) -> Geometry:
