@@ -20,6 +20,7 @@ from .options import (
     build_options_with,
     cache_options,
     encoder_options,
+    fixed_input,
     geometry_options,
     take_build,
     take_cache,
@@ -91,11 +92,12 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
           dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
-    Images of one size share one LUT (from the cache, built once on a miss). Images are spread
+    Images of one size and embedded geometry share one LUT (from the cache, built once on a miss). Images are spread
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
+    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels,
+                             fixed_input=fixed_input(ctx))
     build = take_build(options)
     cache = take_cache(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)

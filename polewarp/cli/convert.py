@@ -17,6 +17,7 @@ from .options import (
     build_options,
     cache_options,
     encoder_options,
+    fixed_input,
     geometry_options,
     take_build,
     take_cache,
@@ -102,6 +103,7 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
         encoder=take_encoder(options),
         lut_file=Path(lut_file) if lut_file else None,
         max_pixels=max_pixels,
+        fixed_input=fixed_input(ctx),
     )
     build = take_build(options)
     cache = take_cache(options)

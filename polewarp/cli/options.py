@@ -225,6 +225,13 @@ def take_geometry(options: dict):
     return Geometry.of(**fields), options.pop("size", None)
 
 
+def fixed_input(ctx: click.Context) -> frozenset:
+    """The input-side geometry options given on the command line: an input's embedded geometry
+    says the others (and nothing when --from is given)."""
+    return frozenset(name for name in GEOMETRY_PARAMS if name.startswith("from_")
+                     and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT)
+
+
 def take_build(options: dict):
     """Pop --workers, --rows-per-task and --backend as BuildOptions."""
     from ..engine.pipeline import BuildOptions

@@ -15,6 +15,7 @@ import re
 import string
 from pathlib import Path, PurePath
 
+from .embedded import INPUT_FIELDS
 from .errors import PolewarpError, SpecError
 from .geometry import Geometry
 from .imageio import DEFAULT_MAX_PIXELS, EXTENSIONS, FORMATS, EncoderOptions, check_fill
@@ -42,6 +43,7 @@ class BatchSettings:
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
+    fixed_input: frozenset = INPUT_FIELDS  # as ConvertRequest's: the --from* fields the inputs' geometry cannot set
 
     def __post_init__(self):
         # The checks that do not depend on the input size: any size shows them.
