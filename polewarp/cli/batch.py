@@ -20,12 +20,11 @@ from .options import (
     build_options_with,
     cache_options,
     encoder_options,
-    fixed_input,
     geometry_options,
     take_build,
     take_cache,
     take_encoder,
-    take_geometry,
+    take_read_geometry,
 )
 
 
@@ -96,8 +95,8 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels,
-                             fixed_input=fixed_input(ctx))
+    geometry, size, input_options = take_read_geometry(ctx, options)
+    settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options)
     build = take_build(options)
     cache = take_cache(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)

@@ -8,6 +8,7 @@ encoder_options: convert, batch. The take_* helpers pop each group out of a comm
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import click
@@ -225,11 +226,21 @@ def take_geometry(options: dict):
     return Geometry.of(**fields), options.pop("size", None)
 
 
-def fixed_input(ctx: click.Context) -> frozenset:
-    """The input-side geometry options given on the command line: an input's embedded geometry
-    says the others (and nothing when --from is given)."""
-    return frozenset(name for name in GEOMETRY_PARAMS if name.startswith("from_")
-                     and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT)
+def take_read_geometry(ctx: click.Context, options: dict):
+    """take_geometry for the commands that read maps: (Geometry, --size, the --from* values to
+    put on top of an input's embedded geometry, or None when --from or --legacy is given and the
+    file's is not used). Those values are left out of the Geometry: they may not apply to the
+    default input projection, only to the file's."""
+    from ..engine.geometry import Geometry
+
+    given = [name for name in GEOMETRY_PARAMS if name.startswith("from_")
+             and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+    if "from_" in given or options["legacy"]:
+        return (*take_geometry(options), None)
+    defaults = {field.name: field.default for field in dataclasses.fields(Geometry)}
+    overrides = {name: options[name] for name in given}
+    options.update({name: defaults[name] for name in given})
+    return (*take_geometry(options), overrides)
 
 
 def take_build(options: dict):

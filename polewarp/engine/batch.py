@@ -81,7 +81,7 @@ def one_line(err: BaseException) -> str:
 def lut_key(size, embedded: Geometry | None, settings: BatchSettings) -> tuple:
     """What picks an image's LUT: its size and the geometry it is read with (the settings', the
     input side from its embedded geometry but for the --from* options given)."""
-    return size, input_geometry(settings.geometry, embedded, settings.fixed_input)
+    return size, input_geometry(settings.geometry, embedded, settings.input_options)
 
 
 def _lut_for(key, luts, settings: BatchSettings):

@@ -147,16 +147,20 @@ def as_input(made: Geometry) -> dict:
     return fields
 
 
-def input_geometry(geometry: Geometry, made: Geometry | None, fixed: frozenset = INPUT_FIELDS) -> Geometry:
-    """``geometry`` with its input side taken from the image's embedded geometry ``made``, but
-    for the ``fixed`` fields (the --from* options given): a given --from means the input is what
-    the options say, whatever the file says; --legacy reads a plain map, as the script did."""
-    if made is None or "from_" in fixed or geometry.legacy:
+def input_geometry(geometry: Geometry, made: Geometry | None, overrides: dict | None) -> Geometry:
+    """The geometry an image is read with: ``overrides`` None leaves ``geometry`` as it is (--from
+    or --legacy given: the file's embedded geometry is not used); else the input side is the
+    image's embedded geometry ``made`` (``geometry``'s own without one), and the ``overrides``
+    (the --from-center, --from-heading ... given) on top. A SpecError says which does not apply."""
+    if overrides is None or (made is None and not overrides):
         return geometry
+    if not set(overrides) <= INPUT_FIELDS - {"from_"}:
+        raise SpecError(f"not an input option to read an image by: {sorted(set(overrides) - INPUT_FIELDS)}")
     fields = {field.name: getattr(geometry, field.name) for field in dataclasses.fields(geometry)}
-    fields.update({name: None for name in _INPUT_OPTIONS - fixed})  # the file's projection takes its own
-    fields.update({name: value for name, value in as_input(made).items() if name not in fixed})
-    return Geometry(**fields)
+    if made is not None:
+        fields.update({name: None for name in _INPUT_OPTIONS})  # the file's projection takes its own
+        fields.update(as_input(made))
+    return Geometry(**{**fields, **overrides})
 
 
 # --- the places in each format ----------------------------------------------------------------
@@ -174,16 +178,19 @@ def _xmp_packet(text: str) -> bytes:
 
 def _from_xmp(packet) -> str | None:
     """Our property's text in an XMP packet (as an element or, rewritten by another program, as
-    an attribute); None when it has none. No DTD is taken: entities cannot expand."""
-    if not isinstance(packet, (bytes, str)) or len(packet) > MAX_XMP:
+    an attribute); None when it has none, a SpecError when a packet naming it cannot be read.
+    No DTD is taken: entities cannot expand."""
+    if not isinstance(packet, (bytes, str)):
         return None
     raw = packet.encode() if isinstance(packet, str) else packet
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw or XMP_NAMESPACE.encode() not in raw:
+    if XMP_NAMESPACE.encode() not in raw:
         return None
+    if len(raw) > MAX_XMP or b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise SpecError("its XMP is over 1 MiB or declares a DTD")
     try:
         root = ElementTree.fromstring(raw.strip(b"\x00"))
-    except ElementTree.ParseError:
-        return None
+    except ElementTree.ParseError as err:
+        raise SpecError(f"damaged XMP ({err})") from None
     name = f"{{{XMP_NAMESPACE}}}geometry"
     for element in root.iter():
         if element.tag == name:
@@ -228,10 +235,10 @@ def _stored_text(image) -> tuple[str | None, bool]:
 def read_embedded(image, path, warn: bool = True) -> Geometry | None:
     """The geometry an open Pillow image carries, or None: none, or (with a warning when ``warn``)
     damaged, of another version or with values no geometry takes."""
-    text, ours = _stored_text(image)
-    if text is None or not (ours or text.startswith(_MARK)):
-        return None
     try:
+        text, ours = _stored_text(image)
+        if text is None or not (ours or text.startswith(_MARK)):
+            return None
         return decode(text)
     except SpecError as err:
         if warn:

@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from .embedded import INPUT_FIELDS, input_geometry
+from .embedded import input_geometry
 from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import Geometry, GeometrySpec
@@ -82,9 +82,9 @@ class ConvertRequest:
     encoder: EncoderOptions = EncoderOptions()
     lut_file: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
-    # The input-side fields the caller fixed (the --from* options given); the input's embedded
-    # geometry says the others. All of them (the default): the file's geometry is not used.
-    fixed_input: frozenset = INPUT_FIELDS
+    # None: the geometry's input side as given. A dict: the input's embedded geometry gives the
+    # input side, these values (the --from-center, --from-heading ... given) on top.
+    input_options: dict | None = None
 
 
 def check_paths(input_path: Path, output_path: Path) -> None:
@@ -125,9 +125,9 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 
 
 def _input_read(request: ConvertRequest, picture):
-    """The request's geometry, its input side as the picture's embedded geometry says (but for
-    the fields the request fixed)."""
-    geometry = input_geometry(request.geometry, picture.geometry, request.fixed_input)
+    """The request's geometry, its input side as the picture's embedded geometry says (the
+    request's input options on top)."""
+    geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
     if geometry is not request.geometry:
         log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
     return geometry

@@ -15,7 +15,6 @@ import re
 import string
 from pathlib import Path, PurePath
 
-from .embedded import INPUT_FIELDS
 from .errors import PolewarpError, SpecError
 from .geometry import Geometry
 from .imageio import DEFAULT_MAX_PIXELS, EXTENSIONS, FORMATS, EncoderOptions, check_fill
@@ -43,7 +42,7 @@ class BatchSettings:
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
-    fixed_input: frozenset = INPUT_FIELDS  # as ConvertRequest's: the --from* fields the inputs' geometry cannot set
+    input_options: dict | None = None  # as ConvertRequest's: None, or the --from* on top of an input's geometry
 
     def __post_init__(self):
         # The checks that do not depend on the input size: any size shows them.
