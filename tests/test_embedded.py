@@ -12,6 +12,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from polewarp.cli.main import cli
@@ -131,6 +133,25 @@ def test_a_damaged_or_unknown_document_is_refused_with_a_reason(text):
     assert str(caught.value) and len(str(caught.value)) < 200
 
 
+@settings(deadline=None, max_examples=300)
+@given(st.data())
+def test_any_change_to_a_document_gives_a_geometry_or_a_reason(data):
+    text = encode(GEOMETRIES[2])
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start, min(len(text), start + 8)))
+    changed = text[:start] + data.draw(st.text(max_size=8)) + text[end:]
+    try:
+        assert isinstance(decode(changed), Geometry)
+    except SpecError:
+        pass
+    packet = embedded._xmp_packet(changed)
+    cut = data.draw(st.integers(0, len(packet)))
+    try:
+        embedded._from_xmp(packet[:cut] + packet[cut + 1:])
+    except SpecError:
+        pass
+
+
 # --- the places in each format -----------------------------------------------------------------
 
 def _picture(geometry, size=(16, 8), mode="RGB"):
@@ -222,9 +243,11 @@ def test_xmp_with_a_dtd_or_damaged_is_not_parsed(tmp_path, warnings_seen):
                  f'<rdf:Description xmlns:polewarp="{namespace}" polewarp:geometry="{quoted}"/>'
                  '</rdf:RDF></x:xmpmeta>')
     Image.fromarray(make_map(16, 8)).save(tmp_path / "attribute.jpg", xmp=attribute.encode())
-    assert read_image(tmp_path / "dtd.webp").geometry is None
-    assert read_image(tmp_path / "cut.jpg").geometry is None
-    assert len(warnings_seen) == 2
+    odd = f'<?xml version="1.0" encoding="klingon"?><x xmlns:p="{namespace}"/>'.encode()
+    Image.fromarray(make_map(16, 8)).save(tmp_path / "odd.webp", xmp=odd)
+    for name in ("dtd.webp", "cut.jpg", "odd.webp"):
+        assert read_image(tmp_path / name).geometry is None
+    assert len(warnings_seen) == 3
     assert read_image(tmp_path / "attribute.jpg").geometry == decode(encode(ORTHO))  # rewritten by an editor
 
 

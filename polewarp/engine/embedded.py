@@ -28,7 +28,7 @@ KEY = "polewarp:geometry"  # the PNG iTXt keyword
 XMP_NAMESPACE = "https://github.com/polewarp/polewarp/ns/geometry/1.0/"
 MAX_TEXT = 16 * 1024  # a version 1 document is ~600 bytes; a longer one is not ours
 MAX_XMP = 1024 * 1024  # other programs keep their own XMP beside ours
-PLACES = {"PNG": "an iTXt chunk", "TIFF": "the ImageDescription tag", "JPEG": "XMP", "WEBP": "XMP"}
+FORMATS = frozenset(("PNG", "TIFF", "JPEG", "WEBP"))  # those with a place for it (docs/embedded-geometry.md)
 _INPUT_OPTIONS = frozenset(option_name(option, "from") for option in OPTIONS)
 INPUT_FIELDS = frozenset(("from_", "from_center", "from_heading")) | _INPUT_OPTIONS
 # A Mercator output's top latitude when --lat-limit leaves it to the original script's extent: a
@@ -87,8 +87,9 @@ def _exact_keys(data, keys, what: str) -> dict:
     return data
 
 
-def _read_side(data, name: str) -> dict:
-    """One side's Geometry fields (as an output side), each value checked for its type."""
+def _read_side(data, name: str) -> tuple[dict, tuple]:
+    """One side's Geometry fields (as an output side), each value checked for its type, and the
+    bounds it states."""
     data = _exact_keys(data, _SIDE_KEYS, name)
     if data["projection"] not in NAMES:
         raise SpecError(f"{name}: unknown projection {str(data['projection'])[:40]!r}")
@@ -189,8 +190,8 @@ def _from_xmp(packet) -> str | None:
         raise SpecError("its XMP is over 1 MiB or declares a DTD")
     try:
         root = ElementTree.fromstring(raw.strip(b"\x00"))
-    except ElementTree.ParseError as err:
-        raise SpecError(f"damaged XMP ({err})") from None
+    except (ElementTree.ParseError, LookupError, ValueError) as err:  # LookupError: an unknown encoding
+        raise SpecError(f"damaged XMP ({str(err)[:80]})") from None
     name = f"{{{XMP_NAMESPACE}}}geometry"
     for element in root.iter():
         if element.tag == name:
@@ -203,7 +204,7 @@ def _from_xmp(packet) -> str | None:
 def save_arguments(fmt: str, geometry: Geometry, path) -> dict:
     """Pillow save() keywords that embed ``geometry`` in a ``fmt`` file ({} where the format has
     no place for it: said at -v)."""
-    if fmt not in PLACES:
+    if fmt not in FORMATS:
         log.debug("%s: %s files have no place for the geometry: read it back with --from* options", path, fmt)
         return {}
     text = encode(geometry)

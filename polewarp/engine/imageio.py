@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -178,9 +179,8 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """
     path = Path(path)
     check_regular_file(path)
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with Image.open(path) as image:
+        with _own_bomb_check(), Image.open(path) as image:
             return _picture(path, image, max_pixels)
     except ImageError:
         raise
@@ -192,6 +192,15 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         raise
     except CODEC_ERRORS as err:
         raise ImageError(f"{path}: cannot decode the image ({_reason(err)})") from None
+
+
+@contextlib.contextmanager
+def _own_bomb_check():
+    """Pillow's decompression-bomb check off: polewarp checks the size itself (--max-pixels)
+    before decoding, and a header alone is no bomb."""
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
@@ -220,7 +229,7 @@ def read_header(path, warn: bool = True) -> Header:
     path = Path(path)
     check_regular_file(path)
     try:
-        with Image.open(path) as image:
+        with _own_bomb_check(), Image.open(path) as image:
             return Header(image.size, image.mode, image.format, read_embedded(image, path, warn))
     except PermissionError:
         raise ImageError(f"{path}: permission denied") from None
