@@ -133,7 +133,7 @@ def test_a_damaged_or_unknown_document_is_refused_with_a_reason(text):
     assert str(caught.value) and len(str(caught.value)) < 200
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=100)
 @given(st.data())
 def test_any_change_to_a_document_gives_a_geometry_or_a_reason(data):
     text = encode(GEOMETRIES[2])
