@@ -131,7 +131,8 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
     return [
         click.option(f"--{side}", "to" if side == "to" else "from_", type=PROJECTION,
                      default=default_projection, show_default=True,
-                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')."),
+                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')"
+                     + ("." if side == "to" else "; given, an input's embedded geometry is not used.")),
         click.option(f"--{prefix}center", dest("center"), type=LATLON, default="0,0", show_default=True,
                      help=f"Geographic LAT,LON at the centre of the {whose}."),
         click.option(f"--{prefix}heading", dest("heading"), type=DEGREES, default=default_heading,
