@@ -416,7 +416,7 @@ def test_a_round_trip_through_every_projection_needs_no_from_options(tmp_path, n
     width = _needed_width(geometry, in_size)
     world = tmp_path / "world.png"
     Image.fromarray(make_map(*in_size, seed=projections.NAMES.index(name))).save(world, compress_level=0)
-    build, encoder = BuildOptions("serial"), EncoderOptions(compress_level=0)
+    build, encoder = BuildOptions("threads", 2), EncoderOptions(compress_level=0)  # the serial kernel, on 2 threads
     convert_file(ConvertRequest(world, tmp_path / "p.png", geometry, size=(width,), encoder=encoder), build)
     flat = Geometry(to="equirectangular", heading=0.0)
     convert_file(ConvertRequest(tmp_path / "p.png", tmp_path / "back.png", flat, size=in_size,
