@@ -189,7 +189,7 @@ def test_the_places_are_the_ones_documented(tmp_path):
 
 
 @pytest.mark.parametrize("suffix, mode", [(".bmp", "RGB"), (".gif", "P"), (".ppm", "RGB")])
-def test_formats_without_a_place_say_so_at_debug_level(tmp_path, suffix, mode, caplog):
+def test_formats_without_a_place_say_so_at_debug_level(tmp_path, suffix, mode, caplog, runner):
     picture = _picture(ORTHO)
     if mode == "P":
         picture = Picture(picture.pixels[..., :1], "P", Image.new("P", (1, 1)).palette, geometry=ORTHO)
@@ -202,6 +202,9 @@ def test_formats_without_a_place_say_so_at_debug_level(tmp_path, suffix, mode, c
         logger.removeHandler(caplog.handler)
     assert any("no place for the geometry" in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
     assert read_image(tmp_path / f"m{suffix}").geometry is None
+    fmt = {".bmp": "BMP", ".gif": "GIF", ".ppm": "PPM"}[suffix]
+    info = runner.invoke(cli, ["info", str(tmp_path / f"m{suffix}")])
+    assert info.stdout.endswith(f", no embedded geometry ({fmt} has no place for one)\n"), info.output
 
 
 def _png_with_text(path, text, key=embedded.KEY):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..engine.embedded import as_input, document
+from ..engine.embedded import FORMATS, as_input, document
 from ..engine.errors import ImageError
 from ..engine.imageio import read_header
 
@@ -33,7 +33,8 @@ def _lines(path: str, header) -> list[str]:
     width, height = header.size
     first = f"{path}: {width}x{height} {header.mode} {header.format}"
     if header.geometry is None:
-        return [first + ", no embedded geometry"]
+        reason = "" if header.format in FORMATS else f" ({header.format} has no place for one)"
+        return [first + ", no embedded geometry" + reason]
     return [first, f"  geometry: {header.geometry.describe()}", f"  read back as: {_from_flags(header.geometry)}"]
 
 
