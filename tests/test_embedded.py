@@ -285,6 +285,7 @@ def test_info_on_damaged_metadata_and_on_what_is_no_image(tmp_path, runner):
     assert runner.invoke(cli, ["info"]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_info_in_a_real_process_never_loads_numba(tmp_path):
     write_image(tmp_path / "globe.webp", _picture(ORTHO))
     script = ("import sys\nfrom polewarp.cli.main import _run\n"
