@@ -502,14 +502,14 @@ def test_a_fifo_socket_or_device_input_is_refused_without_blocking(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.png", "sock"]
 
 
-def test_probe_size_reads_only_headers_of_regular_files(tmp_path, map_file):
-    from polewarp.engine.imageio import probe_size
+def test_probe_header_reads_only_headers_of_regular_files(tmp_path, map_file):
+    from polewarp.engine.imageio import probe_header
 
     source, _ = map_file
-    assert probe_size(source) == (64, 32)
+    assert probe_header(source).size == (64, 32)
     fifo = tmp_path / "pipe.png"
-    os.mkfifo(fifo)  # opening it would block: probe_size must not
+    os.mkfifo(fifo)  # opening it would block: probe_header must not
     (tmp_path / "junk.png").write_bytes(b"not an image")
     (tmp_path / "cut.png").write_bytes(source.read_bytes()[:20])
     for path in (fifo, tmp_path / "junk.png", tmp_path / "cut.png", tmp_path / "none.png", tmp_path):
-        assert probe_size(path) is None
+        assert probe_header(path) is None

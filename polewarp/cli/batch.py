@@ -24,7 +24,7 @@ from .options import (
     take_build,
     take_cache,
     take_encoder,
-    take_geometry,
+    take_read_geometry,
 )
 
 
@@ -91,11 +91,12 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
           dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
-    Images of one size share one LUT (from the cache, built once on a miss). Images are spread
+    Images of one size and embedded geometry share one LUT (from the cache, built once on a miss). Images are spread
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
+    geometry, size, input_options = take_read_geometry(ctx, options)
+    settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options)
     build = take_build(options)
     cache = take_cache(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)

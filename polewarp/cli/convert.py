@@ -21,7 +21,7 @@ from .options import (
     take_build,
     take_cache,
     take_encoder,
-    take_geometry,
+    take_read_geometry,
 )
 
 log = logging.getLogger("polewarp")
@@ -92,7 +92,7 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
     """
     if lut_file:
         _check_lut_alone(ctx)
-    geometry, size = take_geometry(options)
+    geometry, size, input_options = take_read_geometry(ctx, options)
     request = ConvertRequest(
         input_path=_input_path(ctx, input_arg, input_opt),
         output_path=Path(output),
@@ -102,6 +102,7 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
         encoder=take_encoder(options),
         lut_file=Path(lut_file) if lut_file else None,
         max_pixels=max_pixels,
+        input_options=None if lut_file else input_options,
     )
     build = take_build(options)
     cache = take_cache(options)

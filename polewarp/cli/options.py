@@ -8,6 +8,7 @@ encoder_options: convert, batch. The take_* helpers pop each group out of a comm
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -132,7 +133,8 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
     return [
         click.option(f"--{side}", "to" if side == "to" else "from_", type=PROJECTION,
                      default=default_projection, show_default=True,
-                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')."),
+                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')"
+                     + ("." if side == "to" else "; given, an input's embedded geometry is not used.")),
         click.option(f"--{prefix}center", dest("center"), type=LATLON, default="0,0", show_default=True,
                      help=f"Geographic LAT,LON at the centre of the {whose}."),
         click.option(f"--{prefix}heading", dest("heading"), type=DEGREES, default=default_heading,
@@ -226,11 +228,12 @@ encoder_options = _apply([
 ])
 
 
-def take_geometry(options: dict):
-    """Pop the geometry options out of a command's keywords: (Geometry, the requested --size)."""
+def take_geometry(options: dict, given=None):
+    """Pop the geometry options out of a command's keywords: (Geometry, the requested --size).
+    ``given(name)``: whether an option was given (default: its source in the current context)."""
     from ..engine.geometry import Geometry
 
-    fields = _one_aspect_a_side({name: options.pop(name) for name in GEOMETRY_PARAMS})
+    fields = _one_aspect_a_side({name: options.pop(name) for name in GEOMETRY_PARAMS}, given or _given)
     geometry = Geometry.of(**fields)
     for side in ("", "from_"):
         if side + "pole" in fields:
@@ -244,12 +247,17 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _one_aspect_a_side(fields: dict) -> dict:
+def _given(name: str) -> bool:
+    """Whether the option ``name`` of the running command was given (not left at its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _one_aspect_a_side(fields: dict, given) -> dict:
     """Each side's aspect as given: --pole (and --pole-turn) or --center and --heading, the other
     pair left out; a side given both is a usage error naming them (the engine makes a pole a
     centre and a heading)."""
     ctx = click.get_current_context()
-    given = lambda name: ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)  # noqa: E731
     for side in ("", "from_"):
         pole, turn, center, heading = (side + name for name in ("pole", "pole_turn", "center", "heading"))
         if fields[pole] is None and given(turn):
@@ -261,6 +269,27 @@ def _one_aspect_a_side(fields: dict) -> dict:
         for name in (turn, pole) if fields[pole] is None else (center, heading):
             del fields[name]
     return fields
+
+
+def take_read_geometry(ctx: click.Context, options: dict):
+    """take_geometry for the commands that read maps: (Geometry, --size, the --from* values to
+    put on top of an input's embedded geometry, or None when --from or --legacy is given and the
+    file's is not used). Those values are left out of the Geometry: they may not apply to the
+    default input projection, only to the file's."""
+    from ..engine.geometry import Geometry
+
+    from ..engine.poles import placed
+
+    given = [name for name in GEOMETRY_PARAMS if name.startswith("from_") and _given(name)]
+    if "from_" in given or options["legacy"]:
+        return (*take_geometry(options), None)
+    _one_aspect_a_side({name: options[name] for name in GEOMETRY_PARAMS}, _given)  # its usage errors
+    # A --from-pole becomes the centre and heading it means; the input side left at its defaults.
+    overrides = placed({name: options[name] for name in given})
+    defaults = {field.name: field.default for field in dataclasses.fields(Geometry)}
+    options.update({name: defaults.get(name) for name in given})
+    options["from_pole_turn"] = 0.0
+    return (*take_geometry(options, lambda name: _given(name) and not name.startswith("from_")), overrides)
 
 
 def take_build(options: dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -13,7 +14,9 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from .atomic import atomic_output
+from .embedded import read_embedded, save_arguments
 from .errors import FormatError, ImageError, SpecError
+from .geometry import Geometry
 
 log = logging.getLogger("polewarp")
 
@@ -46,15 +49,16 @@ class Picture:
     mode: str
     palette: object = None  # a P image's ImagePalette
     info: dict = dataclasses.field(default_factory=dict)  # icc_profile, dpi, transparency
+    geometry: Geometry | None = None  # what made it: read from the file's metadata, or to embed in it
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height)."""
         return self.pixels.shape[1], self.pixels.shape[0]
 
-    def with_pixels(self, pixels: np.ndarray) -> Picture:
-        """The same mode, palette and metadata around other pixels."""
-        return dataclasses.replace(self, pixels=pixels)
+    def with_pixels(self, pixels: np.ndarray, geometry: Geometry | None = None) -> Picture:
+        """The same mode, palette and metadata around other pixels, made by ``geometry``."""
+        return dataclasses.replace(self, pixels=pixels, geometry=geometry)
 
 
 def output_format(path) -> str:
@@ -142,7 +146,7 @@ def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
         pixels = pixels[:, :, None]
     info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
     palette = image.palette.copy() if image.mode == "P" else None
-    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info)
+    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info, read_embedded(image, path))
 
 
 # What damaged files make Pillow's decoders and encoders raise, besides OSError (fuzzing found each).
@@ -175,9 +179,8 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """
     path = Path(path)
     check_regular_file(path)
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with Image.open(path) as image:
+        with _own_bomb_check(), Image.open(path) as image:
             return _picture(path, image, max_pixels)
     except ImageError:
         raise
@@ -189,6 +192,15 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         raise
     except CODEC_ERRORS as err:
         raise ImageError(f"{path}: cannot decode the image ({_reason(err)})") from None
+
+
+@contextlib.contextmanager
+def _own_bomb_check():
+    """Pillow's decompression-bomb check off: polewarp checks the size itself (--max-pixels)
+    before decoding, and a header alone is no bomb."""
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
@@ -201,17 +213,40 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def probe_size(path) -> tuple[int, int] | None:
-    """(width, height) from the image's header without decoding it; None when the path is not a
-    regular file or Pillow cannot tell (the caller reports the file when it reads it)."""
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """What an image's header says, read without decoding its pixels."""
+
+    size: tuple[int, int]
+    mode: str
+    format: str
+    geometry: Geometry | None
+
+
+def read_header(path, warn: bool = True) -> Header:
+    """The image's header: size, mode, format and embedded geometry (a damaged one is a warning
+    when ``warn``); what is not an image Pillow can open is an ImageError naming the file."""
     path = Path(path)
+    check_regular_file(path)
     try:
-        check_regular_file(path)
-        with Image.open(path) as image:
-            width, height = image.size
-    except (ImageError, Image.UnidentifiedImageError, *CODEC_ERRORS):
+        with _own_bomb_check(), Image.open(path) as image:
+            return Header(image.size, image.mode, image.format, read_embedded(image, path, warn))
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file Pillow can read") from None
+    except CODEC_ERRORS as err:
+        raise ImageError(f"{path}: cannot read the header ({_reason(err)})") from None
+
+
+def probe_header(path) -> Header | None:
+    """The header for planning (silent: the caller reports the file when it reads it); None when
+    the path is not a regular file, Pillow cannot tell or the size is empty."""
+    try:
+        header = read_header(path, warn=False)
+    except ImageError:
         return None
-    return (width, height) if width > 0 and height > 0 else None
+    return header if min(header.size) > 0 else None
 
 
 def for_blending(picture: Picture) -> Picture:
@@ -227,7 +262,8 @@ def for_blending(picture: Picture) -> Picture:
     log.info("%s image converted to %s for blending", picture.mode, target)
     info = {key: value for key, value in picture.info.items() if key != "transparency"}
     pixels = np.asarray(converted)
-    return Picture(np.ascontiguousarray(pixels if pixels.ndim == 3 else pixels[:, :, None]), target, None, info)
+    return Picture(np.ascontiguousarray(pixels if pixels.ndim == 3 else pixels[:, :, None]), target, None, info,
+                   picture.geometry)
 
 
 def to_image(picture: Picture) -> Image.Image:
@@ -302,9 +338,12 @@ def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions
     check_storable(picture.mode, fmt)
     image = to_image(picture)
     check_output_path(path)
+    arguments = encoder.save_arguments(fmt, picture)
+    if picture.geometry is not None:
+        arguments.update(save_arguments(fmt, picture.geometry, path))
     try:
         with atomic_output(path) as stream:
-            image.save(stream, format=fmt, **encoder.save_arguments(fmt, picture))
+            image.save(stream, format=fmt, **arguments)
     except MemoryError:
         raise
     except OSError as err:

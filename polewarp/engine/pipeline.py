@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
+from .embedded import input_geometry
 from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import Geometry, GeometrySpec
@@ -21,6 +23,8 @@ from .imageio import (
     read_image,
     write_image,
 )
+
+log = logging.getLogger("polewarp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,9 @@ class ConvertRequest:
     encoder: EncoderOptions = EncoderOptions()
     lut_file: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # None: the geometry's input side as given. A dict: the input's embedded geometry gives the
+    # input side, these values (the --from-center, --from-heading ... given) on top.
+    input_options: dict | None = None
 
 
 def check_paths(input_path: Path, output_path: Path) -> None:
@@ -100,7 +107,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 
             lut, spec = load_lut(request.lut_file, picture.size, check=False), None  # see below
         else:
-            lut, spec = None, request.geometry.spec(picture.size, request.size)
+            lut, spec = None, _input_read(request, picture).spec(picture.size, request.size)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
         # The gather checks a LUT file or a cache hit as it reads it: free in the numba gather,
@@ -115,6 +122,15 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
     with watch.phase("write"):
         size = write_image(request.output_path, result, request.encoder)
     return lut, size
+
+
+def _input_read(request: ConvertRequest, picture):
+    """The request's geometry, its input side as the picture's embedded geometry says (the
+    request's input options on top)."""
+    geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
+    if geometry is not request.geometry:
+        log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
+    return geometry
 
 
 def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):
@@ -135,4 +151,5 @@ def render(picture, lut, fill: str | None):
     """The picture gathered through the LUT; "no source" pixels get ``fill`` (default zeros:
     black, and transparent where the image has alpha)."""
     alpha = picture.mode in ALPHA_MODES
-    return picture.with_pixels(apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha))
+    pixels = apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha)
+    return picture.with_pixels(pixels, lut.spec.geometry)

@@ -42,6 +42,7 @@ class BatchSettings:
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
+    input_options: dict | None = None  # as ConvertRequest's: None, or the --from* on top of an input's geometry
 
     def __post_init__(self):
         # The checks that do not depend on the input size: any size shows them.
