@@ -337,6 +337,24 @@ def test_convert_reads_an_input_by_its_embedded_geometry_unless_told(tmp_path, r
     assert result.exit_code == 2 and "from lat limit does not apply to orthographic" in result.stderr
 
 
+
+def test_a_from_pole_on_a_file_with_a_geometry_is_its_centre_and_heading(tmp_path, runner):
+    from polewarp.engine.poles import pole_aspect
+
+    Image.fromarray(make_map(64, 32)).save(tmp_path / "world.png")
+    _convert(runner, tmp_path / "world.png", "--to", "ortho", "--center", "40,-30", "--heading", "0",
+             "--size", "64", "-o", tmp_path / "globe.png")
+    _convert(runner, tmp_path / "globe.png", "--heading", "0", "--from-pole", "50,150", "--from-pole-turn", "-20",
+             "-o", tmp_path / "by-pole.png")
+    (lat, lon), heading = pole_aspect((50.0, 150.0), -20.0)
+    _convert(runner, tmp_path / "globe.png", "--heading", "0", "--from-center", f"{lat!r},{lon!r}",
+             "--from-heading", repr(heading), "-o", tmp_path / "by-centre.png")
+    assert (tmp_path / "by-pole.png").read_bytes() == (tmp_path / "by-centre.png").read_bytes()
+    assert read_image(tmp_path / "by-pole.png").geometry.from_ == "orthographic"
+    clash = runner.invoke(cli, ["convert", str(tmp_path / "globe.png"), "--from-pole", "50,150",
+                                "--from-heading", "3", "-o", str(tmp_path / "no.png")])
+    assert clash.exit_code == 2 and "--from-pole and --from-heading: give one or the other" in clash.stderr
+
 def test_a_batch_makes_one_lut_per_size_and_embedded_geometry(tmp_path, runner):
     maps = tmp_path / "maps"
     maps.mkdir()

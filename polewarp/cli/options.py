@@ -277,7 +277,6 @@ def take_read_geometry(ctx: click.Context, options: dict):
     file's is not used). Those values are left out of the Geometry: they may not apply to the
     default input projection, only to the file's."""
     from ..engine.geometry import Geometry
-
     from ..engine.poles import placed
 
     given = [name for name in GEOMETRY_PARAMS if name.startswith("from_") and _given(name)]
