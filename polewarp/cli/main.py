@@ -34,6 +34,7 @@ COMMANDS = {
     "cache": "polewarp.cli.cache:cache",
     "profile": "polewarp.cli.profile:profile",
     "projections": "polewarp.cli.projections:projections",
+    "explore": "polewarp.cli.explore:explore",
 }
 
 
