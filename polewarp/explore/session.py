@@ -71,7 +71,7 @@ class Explorer:
     def frame(self, body) -> Frame | None:
         """The frame of the view ``body`` asks for (a geometry, the page's box, optionally a drag
         from that geometry); None when a newer request replaced it or a drag left the map."""
-        request = _object(body)
+        request = _object(body, "request", ("geometry", "box", "drag", "format"))
         geometry = views.geometry_of(request.get("geometry"), self.settings.start)
         fmt = request.get("format", "jpeg")
         if fmt not in FORMATS:
@@ -79,7 +79,7 @@ class Explorer:
         spec = geometry.spec(self.input_size, views.preview_size(geometry, request.get("box")))
         drag = request.get("drag")
         if drag is not None:
-            drag = _object(drag, "drag")
+            drag = _object(drag, "drag", ("anchor", "pointer"))
             geometry = solve_drag(spec, views.position(drag.get("anchor"), "anchor"),
                                   views.position(drag.get("pointer"), "pointer"))
             if geometry is None:
@@ -95,7 +95,7 @@ class Explorer:
     def save(self, body) -> dict:
         """Render the view through the pipeline into the save folder: the name written, its size
         and the command that writes the same file."""
-        request = _object(body)
+        request = _object(body, "request", ("geometry", "size"))
         geometry = views.geometry_of(request.get("geometry"), self.settings.start)
         size = views.save_size(request.get("size"), self.settings.save_size or self.input_size[:1])
         geometry.spec(self.input_size, size)  # a bad size or geometry is refused before any work
@@ -119,9 +119,13 @@ class Explorer:
         self._mailbox.close()
 
 
-def _object(body, name: str = "request") -> dict:
+def _object(body, name: str, keys: tuple[str, ...]) -> dict:
+    """``body`` if it is a JSON object of the given keys only."""
     if not isinstance(body, dict):
         raise SpecError(f"{name} must be a JSON object")
+    unknown = sorted(set(body) - set(keys))
+    if unknown:
+        raise SpecError(f"{name}: unknown field {unknown[0]!r}; known: {', '.join(keys)}")
     return body
 
 
