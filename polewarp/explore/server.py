@@ -125,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._frame(self._body())
             else:
                 self._json(self.server.explorer.save(self._body()))
+        except ConnectionError:  # the page went away (closed, or a newer request made it give up)
+            return
         except Refused as err:
             self._error(err.status, str(err))
         except SpecError as err:
