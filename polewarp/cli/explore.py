@@ -9,26 +9,17 @@ import click
 
 from ..data import default_map
 from ..engine.imageio import check_regular_file
-from .options import (
-    build_options,
-    cache_options,
-    encoder_options,
-    geometry_options,
-    take_build,
-    take_cache,
-    take_encoder,
-    take_geometry,
-)
+from . import options as shared
 
 log = logging.getLogger("polewarp")
 
 
 @click.command()
 @click.argument("input_arg", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False))
-@geometry_options
-@encoder_options
-@build_options
-@cache_options
+@shared.geometry_options
+@shared.encoder_options
+@shared.build_options
+@shared.cache_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback lets other machines drive the server.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on [a free one].")
@@ -46,7 +37,7 @@ def explore(input_arg, fill, host, port, no_browser, save_dir, **options):
     from ..explore.server import LOOPBACK, serve
     from ..explore.session import Explorer, Settings
 
-    geometry, size = take_geometry(options)
+    geometry, size = shared.take_geometry(options)
     input_path = Path(input_arg) if input_arg else default_map()
     check_regular_file(input_path)
     if host not in LOOPBACK:
@@ -54,8 +45,8 @@ def explore(input_arg, fill, host, port, no_browser, save_dir, **options):
                     host, save_dir)
     settings = Settings(input_path=input_path, start=geometry, save_size=size,
                         shown_input=input_path.resolve() if input_arg else None, save_dir=Path(save_dir),
-                        build=take_build(options), cache=take_cache(options), fill=fill,
-                        encoder=take_encoder(options))
+                        build=shared.take_build(options), cache=shared.take_cache(options), fill=fill,
+                        encoder=shared.take_encoder(options))
 
     def ready(url: str) -> None:
         click.echo(f"polewarp explore: {url}  (Ctrl-C to stop)")
