@@ -134,3 +134,17 @@ def test_save_writes_the_file_and_shows_its_name(page):
     page.fill("#save-size", "wide")
     page.locator("#save").click()
     page.wait_for_function("document.getElementById('status').textContent.startsWith('size must')")
+
+
+def test_a_shift_drag_turns_the_map_with_the_pointer(page):
+    box = page.locator("#map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    side = min(box["width"], box["height"]) / 3
+    page.keyboard.down("Shift")
+    page.mouse.move(x + side, y)
+    page.mouse.down()
+    page.mouse.move(x, y + side, steps=4)  # a quarter turn clockwise on screen
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    # the map turns clockwise too: north goes right, west comes up (heading 270)
+    page.wait_for_function("Math.abs(window.polewarp.state.heading - 270) < 1e-6")

@@ -284,3 +284,18 @@ def test_bad_options_are_usage_errors(runner, tmp_path):
     assert result.exit_code == 2 and "radius does not apply to mercator" in result.output
     result = runner.invoke(cli, ["explore", "--no-browser", "--save-dir", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "--save-dir" in result.output
+
+
+def test_the_page_ships_as_package_data():
+    """A non-editable install (`pip install .`) ships only what package-data names: every file
+    of the page must match it (checked by hand with a wheel: they are all in it)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    static = root / "polewarp" / "explore" / "static"
+    names = sorted(path.relative_to(static.parent).as_posix() for path in static.iterdir())
+    assert names == ["static/explore.css", "static/explore.js", "static/index.html"]
+    assert all(any(fnmatch.fnmatch(name, p) for p in patterns["polewarp.explore"]) for name in names)
