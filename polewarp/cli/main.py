@@ -35,6 +35,7 @@ COMMANDS = {
     "profile": "polewarp.cli.profile:profile",
     "projections": "polewarp.cli.projections:projections",
     "info": "polewarp.cli.info:info",
+    "explore": "polewarp.cli.explore:explore",
 }
 
 
