@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -14,6 +15,7 @@ from ..engine.backends import available_cpus
 from ..engine.batch import run_batch
 from ..engine.choices import ENV_SCHEDULER, TRANSFERS
 from ..engine.errors import PolewarpError
+from ..engine.georef import sidecar_paths
 from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.plan import BatchSettings, plan
 from .options import (
@@ -99,10 +101,12 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options)
     build = take_build(options)
     cache = take_cache(options)
-    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)
+    sidecars = functools.partial(sidecar_paths, encoder=settings.encoder, geometry=settings.geometry)
+    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report, sidecars)
     if dry_run:
         for item in items:
-            click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
+            beside = "".join(f" + {path.name}" for path in sidecars(item.output))
+            click.echo(f"{item.input} -> {item.output}{beside}{'  (skip: exists)' if item.skip else ''}")
         return
     debug = bool(ctx.find_root().params.get("debug"))
     workers = build.workers or available_cpus()

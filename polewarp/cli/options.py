@@ -225,6 +225,12 @@ encoder_options = _apply([
     click.option("--fill", default=None, metavar="COLOR", callback=fill_handler,
                  help="Colour of pixels with no source: a name or #RRGGBB[AA] "
                       "[black, or transparent with alpha]."),
+    click.option("--georef/--no-georef", default=None,
+                 help="GIS georeferencing: GeoTIFF keys, and for PNG/JPEG a world file, .aux.xml and "
+                      ".prj beside the image [on for TIFF]."),
+    click.option("--earth-radius", type=click.FloatRange(min=0.0, min_open=True, max=1e12), default=None,
+                 metavar="METRES", help="The sphere's radius in the georeferencing [6371007.181, WGS84's "
+                                        "authalic radius]."),
 ])
 
 
@@ -299,10 +305,10 @@ def take_build(options: dict):
 
 
 def take_encoder(options: dict):
-    """Pop --compress-level and --quality as EncoderOptions."""
+    """Pop --compress-level, --quality, --georef and --earth-radius as EncoderOptions."""
     from ..engine.imageio import EncoderOptions
 
-    return EncoderOptions(options.pop("compress_level"), options.pop("quality"))
+    return EncoderOptions(*(options.pop(name) for name in ("compress_level", "quality", "georef", "earth_radius")))
 
 
 def take_cache(options: dict):

@@ -20,7 +20,8 @@ from contextlib import ExitStack
 from .embedded import input_geometry
 from .errors import ImageError, PolewarpError, SpecError
 from .geometry import Geometry
-from .imageio import check_storable, output_format, probe_header, read_image, write_image
+from .georef import write_map
+from .imageio import check_storable, output_format, probe_header, read_image
 from .lut import Lut
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut, prepare, render
 from .plan import BatchItem, BatchSettings, make_folders
@@ -119,7 +120,7 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
         check_storable(picture.mode, output_format(item.output))
         pixels = render(picture, lut, settings.fill)
         stage = "write"
-        result.bytes = write_image(item.output, pixels, settings.encoder)
+        result.bytes = write_map(item.output, pixels, settings.encoder, lut.spec)
         result.status = "converted"
     except Exception as err:  # one image's failure, whatever it is
         reason = one_line(err).removeprefix(f"{item.input}: ")
@@ -165,10 +166,12 @@ def remove_stray_temporaries(items) -> None:
     """A worker killed mid-write leaves its temporary file behind: remove those of these outputs
     (called once no worker is writing any more)."""
     from .atomic import temporaries_for
+    from .georef import every_sidecar
 
     for item in items:
-        for stray in temporaries_for(item.output):
-            stray.unlink(missing_ok=True)
+        for target in (item.output, *every_sidecar(item.output)):
+            for stray in temporaries_for(target):
+                stray.unlink(missing_ok=True)
 
 
 def _usable_spec(header, settings: BatchSettings) -> tuple | None:

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageColor
+from PIL import Image, ImageColor, TiffImagePlugin
 
 from .atomic import atomic_output
 from .embedded import read_embedded, save_arguments
@@ -307,6 +307,8 @@ class EncoderOptions:
 
     compress_level: int | None = None
     quality: int | None = None
+    georef: bool | None = None  # None: GIS georeferencing for TIFF alone (engine/georef.py)
+    earth_radius: float | None = None  # metres; None: georef.EARTH_RADIUS
 
     # PNG level 1: ~4x faster than Pillow's 6 for ~10% larger files (perf/RESULTS.md).
     DEFAULT_COMPRESS_LEVEL = 1
@@ -328,8 +330,17 @@ class EncoderOptions:
         return arguments
 
 
-def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions()) -> int:
+def _tiff_directory(tags) -> TiffImagePlugin.ImageFileDirectory_v2:
+    directory = TiffImagePlugin.ImageFileDirectory_v2()
+    for tag, (kind, values) in tags.items():
+        directory[tag] = values
+        directory.tagtype[tag] = kind
+    return directory
+
+
+def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions(), tiff_tags=None) -> int:
     """Write atomically (a temporary file in the same folder, then os.replace); returns bytes.
+    ``tiff_tags``: {tag: (TIFF type, values)} added to a TIFF (the GeoTIFF tags).
 
     Whatever the encoder raises on an odd image becomes an ImageError naming the file.
     """
@@ -341,6 +352,8 @@ def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions
     arguments = encoder.save_arguments(fmt, picture)
     if picture.geometry is not None:
         arguments.update(save_arguments(fmt, picture.geometry, path))
+    if tiff_tags:
+        arguments["tiffinfo"] = _tiff_directory(tiff_tags)
     try:
         with atomic_output(path) as stream:
             image.save(stream, format=fmt, **arguments)

@@ -12,6 +12,7 @@ from .embedded import input_geometry
 from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import Geometry, GeometrySpec
+from .georef import wanted, write_map
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
@@ -21,7 +22,6 @@ from .imageio import (
     for_blending,
     output_format,
     read_image,
-    write_image,
 )
 
 log = logging.getLogger("polewarp")
@@ -99,6 +99,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
     watch = watch or Stopwatch()
     check_paths(request.input_path, request.output_path)
     fmt = output_format(request.output_path)
+    wanted(request.encoder, request.output_path)  # --georef for a format with no place for it: before any work
     with watch.phase("read"):
         picture = read_image(request.input_path, request.max_pixels)
     with watch.phase("lut"):
@@ -120,7 +121,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
             lut = _replacement(err, lut, request, build, cache, progress)
             result = render(picture, lut, request.fill)
     with watch.phase("write"):
-        size = write_image(request.output_path, result, request.encoder)
+        size = write_map(request.output_path, result, request.encoder, lut.spec)
     return lut, size
 
 
