@@ -157,6 +157,7 @@ class Geometry:
     resample: str = "nearest"
     supersample: int | None = None
     legacy: bool = False
+    from_bounds: tuple[float, float, float, float] | None = None  # a regional equirectangular input: W, S, E, N
 
     def __post_init__(self):
         def put(name, value):
@@ -178,6 +179,7 @@ class Geometry:
             for option, value in _check_options(entry, values, side).items():
                 put(option_name(option, side), value)
         put("legacy", bool(self.legacy))
+        put("from_bounds", _check_region(self.from_bounds, self))
         if self.supersample is not None:
             if self.resample != "average":
                 raise SpecError("supersample applies only to average resampling", param="supersample")
@@ -231,16 +233,41 @@ class Geometry:
             and self.lat_limit is None
             and self.from_ == "equirectangular"
             and self.from_lat_limit is None
+            and self.from_bounds is None
             and self.input_is_normal()
         )
 
     def input_is_normal(self) -> bool:
         """The input is a normal map of the whole globe in latitude: centre 0,0, north up."""
-        return self.from_center == (0.0, 0.0) and self.from_heading == 0.0
+        return self.from_center == (0.0, 0.0) and self.from_heading == 0.0 and self.region_middle() == 0.0
+
+    def region_middle(self) -> float:
+        """The middle longitude, degrees, of a regional input's bounds (0 for a whole map)."""
+        if self.from_bounds is None:
+            return 0.0
+        west, _, east, _ = self.from_bounds
+        return canonical_angle(west + _span(west, east) / 2.0, "from bounds")
+
+    def input_bounds(self) -> tuple[float, float, float]:
+        """The input's framing on the unit sphere: half-width X, half-height Y and the middle y
+        (an image covers [-X, X] x [mid - Y, mid + Y]). A regional input is framed about its
+        middle longitude, which its frame is turned to (``frames``), so that a region across
+        180 degrees needs no wrapping: its columns and rows stay affine in lon/lat."""
+        if self.from_bounds is None:
+            return (*self.input.bounds(self.options("from")), 0.0)
+        west, south, east, north = self.from_bounds
+        return (math.radians(_span(west, east)) / 2.0, math.radians(north - south) / 2.0,
+                math.radians(north + south) / 2.0)
+
+    def input_wraps(self) -> bool:
+        """The input's columns go round the globe: a cylinder, unless a region spans less than 360."""
+        return self.input.cylindrical and (self.from_bounds is None or _span(*self.from_bounds[::2]) == 360.0)
 
     def frames(self) -> tuple[tuple[Vector, Vector, Vector], tuple[Vector, Vector, Vector]]:
-        """The output's and the input's axes on the globe (centre, rotated east, rotated pole)."""
-        return aspect_frame(self.center, self.heading), aspect_frame(self.from_center, self.from_heading)
+        """The output's and the input's axes on the globe (centre, rotated east, rotated pole);
+        a regional input's centre is its middle longitude."""
+        centre = self.from_center if self.from_bounds is None else (0.0, self.region_middle())
+        return aspect_frame(self.center, self.heading), aspect_frame(centre, self.from_heading)
 
     def output_axes_in_input(self) -> tuple[Vector, Vector, Vector]:
         """The output's axes in the input's own coordinates: the one rotation a LUT applies
@@ -260,6 +287,10 @@ class Geometry:
         """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it)."""
         data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)}
         data["center"], data["from_center"] = list(self.center), list(self.from_center)
+        if self.from_bounds is None:
+            del data["from_bounds"]  # a whole map keeps the key it had before regions existed
+        else:
+            data["from_bounds"] = list(self.from_bounds)
         return data
 
     @classmethod
@@ -272,8 +303,10 @@ class Geometry:
         if unknown:
             raise SpecError(f"not a polewarp geometry: unknown field {sorted(unknown)[0]!r}")
         try:
-            values = {name: data[key] for name, key in fields.items()}
+            values = {name: data[key] for name, key in fields.items() if key != "from_bounds"}
             values["center"], values["from_center"] = tuple(values["center"]), tuple(values["from_center"])
+            if data.get("from_bounds") is not None:
+                values["from_bounds"] = tuple(data["from_bounds"])
         except (KeyError, TypeError) as err:
             raise SpecError(f"not a polewarp geometry: missing {err}") from None
         return cls(**values)
@@ -281,6 +314,8 @@ class Geometry:
     def describe(self, input_size=None, output_size=None, supersample=None) -> str:
         """The geometry in words, for listings and messages (with the sizes when given)."""
         words = f"{self.from_}{_size_words(input_size)}"
+        if self.from_bounds is not None:
+            words += " of {:g},{:g},{:g},{:g}".format(*self.from_bounds)
         words += _aspect_words(self.from_center, self.from_heading, (0.0, 0.0), 0.0) + _option_words(self, "from")
         words += f" -> {self.to}{_size_words(output_size)}, centre {self.center[0]:g},{self.center[1]:g}, "
         words += f"heading {self.heading:g}" + _option_words(self, "to")
@@ -290,6 +325,40 @@ class Geometry:
         elif self.resample != "nearest":
             words += f", {self.resample}"
         return words + (", legacy" if self.legacy else "")
+
+
+def _span(west: float, east: float) -> float:
+    """Degrees of longitude from west to east (east < west crosses 180; equal: all 360)."""
+    return (east - west) % 360.0 or 360.0
+
+
+def _check_region(bounds, geometry: Geometry):
+    """--from-bounds WEST,SOUTH,EAST,NORTH: an equirectangular input's extent in degrees,
+    validated and normalised (the whole world is None: one cache key)."""
+    if bounds is None:
+        return None
+    try:
+        west, south, east, north = (canonical_angle(value, "from bounds") for value in bounds)
+    except (TypeError, ValueError):
+        raise SpecError(f"from bounds must be four numbers WEST,SOUTH,EAST,NORTH, not {bounds!r}",
+                        param="from_bounds") from None
+    if geometry.from_ != "equirectangular":
+        raise SpecError(f"from bounds apply to an equirectangular input, not {geometry.from_}", param="from_bounds")
+    if geometry.from_lat_limit is not None or geometry.from_center != (0.0, 0.0) or geometry.from_heading != 0.0:
+        raise SpecError("from bounds place a normal map: give no --from-lat-limit, --from-center or "
+                        "--from-heading beside them", param="from_bounds")
+    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
+        raise SpecError(f"from bounds: longitudes must be within -180..180, not {west:g} and {east:g}",
+                        param="from_bounds")
+    if not -90.0 <= south < north <= 90.0:
+        raise SpecError(f"from bounds: need -90 <= south < north <= 90, not south {south:g}, north {north:g}",
+                        param="from_bounds")
+    if west == east and abs(west) != 180.0:
+        raise SpecError(f"from bounds: west and east are both {west:g}: an empty region (the whole "
+                        "world is -180,-90,180,90)", param="from_bounds")
+    if _span(west, east) == 360.0 and (south, north) == (-90.0, 90.0):
+        return None
+    return west, south, east, north
 
 
 def _size_words(size) -> str:

@@ -62,7 +62,9 @@ class RowFill:
     """
 
     kind: int  # kernels.NEAREST, LEGACY or BILINEAR
-    pair: tuple[int, int] | None  # (output, input) projection numbers; None: the Mercator/equirectangular kernels
+    # (output, input) projection numbers and whether the input's columns wrap; None: the
+    # Mercator/equirectangular kernels
+    pair: tuple[int, int, bool] | None
     columns: np.ndarray
     rows: np.ndarray
     frame: np.ndarray
@@ -99,13 +101,14 @@ class RowFill:
         in_h, in_w = spec.input_shape
         return cls(
             kind=kind,
-            pair=None if spec.legacy or _classic(spec) else (number(spec.to), number(spec.from_)),
+            pair=None if spec.legacy or _classic(spec) else (number(spec.to), number(spec.from_),
+                                                              spec.geometry.input_wraps()),
             columns=columns,
             rows=rows,
             frame=frame,
             out_params=np.array(spec.output.params(spec.options("to")), np.float64),
             in_params=np.array(spec.input.params(spec.options("from")), np.float64),
-            in_bounds=np.array(spec.input.bounds(spec.options("from")), np.float64),
+            in_bounds=np.array(spec.geometry.input_bounds(), np.float64),
             in_mercator=spec.from_ == "mercator",
             in_w=in_w,
             in_h=in_h,
@@ -123,7 +126,7 @@ class RowFill:
     def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
         from . import fills, kernels
 
-        kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self.pair, self.kind)
+        kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self._pair_key())
         kernel(lut, r0, r1, *self.kernel_args())
 
     def fill_blocks(self, lut: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> None:
@@ -133,13 +136,17 @@ class RowFill:
         if self.pair is None:
             kernels._fill_blocks_prange(lut, starts, stops, self.kind, *self.kernel_args())
         else:
-            fills.pair_fill_blocks(*self.pair, self.kind)(lut, starts, stops, *self.kernel_args())
+            fills.pair_fill_blocks(*self._pair_key())(lut, starts, stops, *self.kernel_args())
+
+    def _pair_key(self) -> tuple[int, int, int, bool]:
+        out_number, in_number, wraps = self.pair
+        return out_number, in_number, self.kind, wraps
 
 
 def _classic(spec: GeometrySpec) -> bool:
     """Whether the Mercator/equirectangular kernels build this LUT: a cylindrical output from a
     Mercator input or a whole-globe equirectangular one (the kernels that the pinned checksums hold)."""
-    whole = spec.from_ == "equirectangular" and spec.from_lat_limit in (None, 90.0)
+    whole = spec.from_ == "equirectangular" and spec.from_lat_limit in (None, 90.0) and spec.from_bounds is None
     return spec.output.cylindrical and (spec.from_ == "mercator" or whole)
 
 
