@@ -80,6 +80,24 @@ class LatLonType(click.ParamType):
         return lat, lon
 
 
+class BoundsType(click.ParamType):
+    """WEST,SOUTH,EAST,NORTH in degrees (the geometry checks their ranges)."""
+
+    name = "W,S,E,N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        try:
+            bounds = tuple(float(part) for part in parts)
+        except ValueError:
+            bounds = ()
+        if len(bounds) != 4 or not all(math.isfinite(v) for v in bounds):
+            self.fail(f"{value!r} is not four numbers WEST,SOUTH,EAST,NORTH in degrees", param, ctx)
+        return bounds
+
+
 class FiniteFloat(click.ParamType):
     """A finite number (click's FLOAT lets nan and inf through)."""
 
@@ -160,6 +178,9 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
 
 
 aspect_options = _apply(_side_options("to", "mercator", 90.0) + _side_options("from", "equirectangular", 0.0) + [
+    click.option("--from-bounds", "from_bounds", type=BoundsType(), default=None,
+                 help="A regional equirectangular input's extent, degrees (EAST < WEST crosses 180) "
+                      "[its GeoTIFF tags or world file, else the whole world]."),
     click.option("--legacy", is_flag=True,
                  help="Reproduce the original script's output pixel for pixel (its rounding included)."),
     click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
@@ -178,8 +199,8 @@ geometry_options = _apply([
 
 # The geometry's option names as the CLI spells them (the keywords Geometry.of takes).
 GEOMETRY_PARAMS = ("to", "center", "heading", "lat_limit", "lat_ts", "radius", "from_", "from_center",
-                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "legacy", "resample", "supersample",
-                   "pole", "pole_turn", "from_pole", "from_pole_turn")
+                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "from_bounds", "legacy", "resample",
+                   "supersample", "pole", "pole_turn", "from_pole", "from_pole_turn")
 
 
 def build_options_with(workers_help: str):

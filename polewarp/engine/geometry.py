@@ -342,11 +342,6 @@ def _check_region(bounds, geometry: Geometry):
     except (TypeError, ValueError):
         raise SpecError(f"from bounds must be four numbers WEST,SOUTH,EAST,NORTH, not {bounds!r}",
                         param="from_bounds") from None
-    if geometry.from_ != "equirectangular":
-        raise SpecError(f"from bounds apply to an equirectangular input, not {geometry.from_}", param="from_bounds")
-    if geometry.from_lat_limit is not None or geometry.from_center != (0.0, 0.0) or geometry.from_heading != 0.0:
-        raise SpecError("from bounds place a normal map: give no --from-lat-limit, --from-center or "
-                        "--from-heading beside them", param="from_bounds")
     if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
         raise SpecError(f"from bounds: longitudes must be within -180..180, not {west:g} and {east:g}",
                         param="from_bounds")
@@ -358,6 +353,11 @@ def _check_region(bounds, geometry: Geometry):
                         "world is -180,-90,180,90)", param="from_bounds")
     if _span(west, east) == 360.0 and (south, north) == (-90.0, 90.0):
         return None
+    if geometry.from_ != "equirectangular":
+        raise SpecError(f"from bounds apply to an equirectangular input, not {geometry.from_}", param="from_bounds")
+    if geometry.from_lat_limit is not None or geometry.from_center != (0.0, 0.0) or geometry.from_heading != 0.0:
+        raise SpecError("from bounds place a normal map: give no --from-lat-limit, --from-center or "
+                        "--from-heading beside them", param="from_bounds")
     return west, south, east, north
 
 

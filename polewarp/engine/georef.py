@@ -53,7 +53,7 @@ _CODES = {
 HOTINE_B = 9815
 USER_DEFINED = 32767
 # GeoKey numbers (GeoTIFF 1.1) written for every projected CRS: model type, raster type, the sphere.
-_MODEL_TYPE, _RASTER_TYPE, _PROJECTED, _PIXEL_IS_AREA = 1024, 1025, 1, 1
+_MODEL_TYPE, _RASTER_TYPE, _PROJECTED, _GEOGRAPHIC, _PIXEL_IS_AREA, _PIXEL_IS_POINT = 1024, 1025, 1, 2, 1, 2
 _FALSE_EASTING, _FALSE_NORTHING = 3082, 3083
 
 
@@ -93,7 +93,9 @@ class Georef:
         # the sphere: a user-defined datum and ellipsoid whose semi-axes are the radius, in degrees
         keys += [(2048, USER_DEFINED), (2050, USER_DEFINED), (2054, 9102), (2056, USER_DEFINED),
                  (2057, ("double", 0)), (2058, ("double", 1))]
-        if self.code is not None:
+        if self.code is None:
+            keys.append((_MODEL_TYPE, USER_DEFINED))  # as GDAL writes a CRS GeoKeys cannot hold
+        else:
             keys += [(_MODEL_TYPE, _PROJECTED), (3072, USER_DEFINED), (3074, USER_DEFINED),
                      (3075, self.code), (3076, 9001)]
             for key, value in self.keys:
@@ -304,3 +306,147 @@ def georef_for(geometry: Geometry, size, radius: float = EARTH_RADIUS) -> Georef
     if geometry.to in _CODES and (geometry.output.azimuthal or _normal(geometry)):
         return _coded(geometry, size, radius)
     return _pam(geometry, size, radius)
+
+
+# --- reading an input's extent ------------------------------------------------------------------
+
+# world files beside an image: the three-letter form and the extension with a w appended
+_WORLD_SUFFIXES = {".tif": (".tfw", ".tifw"), ".tiff": (".tfw", ".tiffw"), ".png": (".pgw", ".pngw"),
+                   ".jpg": (".jgw", ".jpgw"), ".jpeg": (".jgw", ".jpegw")}
+_MODEL_NAMES = {_PROJECTED: "a projected CRS", 3: "a geocentric CRS", USER_DEFINED: "a user-defined CRS"}
+
+
+def with_input_extent(geometry: Geometry, path, size) -> Geometry:
+    """``geometry`` with an equirectangular input's extent read from the file's georeferencing,
+    unless the geometry gives bounds of its own (--from-bounds wins)."""
+    if geometry.from_ != "equirectangular" or geometry.from_bounds is not None:
+        return geometry
+    extent = input_extent(path, size)
+    return geometry if extent is None else dataclasses.replace(geometry, from_bounds=extent)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FileGeoref:
+    """What an input file says of its own place: the geotransform of pixel corners, GeoTIFF's
+    model type and projection code (None from a world file), and where it was read."""
+
+    transform: tuple[float, float, float, float, float, float]
+    model: int | None
+    code: int | None
+    source: str
+
+
+def input_extent(path, size) -> tuple[float, float, float, float] | None:
+    """The extent (west, south, east, north), degrees, of an equirectangular input of ``size``
+    from its GIS georeferencing: a GeoTIFF's tags, else a world file beside it; None when it
+    has neither. A CRS that is not geographic is refused, named."""
+    path = Path(path)
+    found = _file_georef(path, refuse=True)
+    if found is None:
+        return None
+    x0, a, b, y0, d, e = found.transform
+    if b or d:
+        raise FormatError(f"{found.source}: a rotated grid; polewarp reads north-up maps")
+    west, south, east, north = x0, y0 + size[1] * e, x0 + size[0] * a, y0
+    if found.model is None and not all(math.isfinite(v) and abs(v) <= 360.0 for v in (west, south, east, north)):
+        raise FormatError(f"{found.source}: its extent {(west, south, east, north)} is not in degrees of longitude "
+                          "and latitude (a projected map? give --from and its options)")
+    # 0..360 maps and rounding past 180 are the same longitudes
+    west, east = (v - 360.0 if v > 180.0 else v for v in (west, east))
+    return west, south, east, north
+
+
+def embedded_disagreement(made: Geometry, path, size) -> str | None:
+    """How the file's GIS georeferencing differs from what polewarp writes for an image ``made``
+    with its embedded geometry (None: it has none, or they agree up to the sphere's radius)."""
+    found = _file_georef(Path(path), refuse=False)
+    if found is None:
+        return None
+    expected = georef_for(made, size)
+    if found.code is not None and found.code != expected.code:
+        return f"{found.source} has GeoTIFF projection code {found.code}, the geometry's is {expected.code}"
+    # the radius is the file's own: the transforms agree if one is the other scaled, to 1e-6 pixel
+    linear = (1, 2, 4, 5)
+    scale = (sum(found.transform[i] * expected.transform[i] for i in linear)
+             / sum(expected.transform[i] ** 2 for i in linear))
+    pixel = scale * math.hypot(*(expected.transform[i] for i in linear))
+    if scale <= 0.0 or any(abs(v - scale * w) > 1e-6 * pixel
+                           for v, w in zip(found.transform, expected.transform, strict=True)):
+        return (f"{found.source} places the pixels at {_words(found.transform)}, the geometry at "
+                f"{_words(expected.transform)} (metres on a sphere of {EARTH_RADIUS:g} m)")
+    return None
+
+
+def _words(transform) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in transform) + ")"
+
+
+def _file_georef(path: Path, refuse: bool) -> _FileGeoref | None:
+    """The file's GeoTIFF georeferencing, else its world file's, else None; ``refuse``: a GeoTIFF
+    CRS that is not geographic is a FormatError naming it."""
+    return _geotiff_georef(path, refuse) or _world_file_georef(path)
+
+
+def _geotiff_georef(path: Path, refuse: bool) -> _FileGeoref | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            tags = dict(image.tag_v2) if image.format == "TIFF" else {}
+    except (OSError, ValueError, SyntaxError):
+        return None
+    directory = tags.get(34735)
+    if directory is None:
+        return None
+    keys = {directory[i]: directory[i + 1:i + 4] for i in range(4, 4 + 4 * directory[3], 4)}
+    doubles, text = tags.get(34736, ()), tags.get(34737, "")
+
+    def value(key):
+        location, count, offset = keys.get(key, (None, 0, 0))
+        if location == 0:
+            return offset
+        if location == 34736:
+            return doubles[offset]
+        if location == 34737:
+            return text[offset:offset + count].rstrip("|")
+        return None
+
+    model = value(_MODEL_TYPE)
+    if refuse and model != _GEOGRAPHIC:
+        code = value(3072)
+        name = f"EPSG:{code}" if code not in (None, USER_DEFINED) else (value(1026) or value(3073) or "")
+        what = _MODEL_NAMES.get(model, "no geographic CRS")
+        raise FormatError(f"{path.name}: its GeoTIFF CRS is {what}{f' ({name})' if name else ''}, not "
+                          "longitude/latitude: polewarp reads a regional map in degrees; give --from and its "
+                          "options for a projected map")
+    units = value(2054)
+    if refuse and units not in (None, 9102):
+        raise FormatError(f"{path.name}: its GeoTIFF angles are in unit {units}, not degrees")
+    if 34264 in tags:
+        m = tags[34264]
+        transform = (m[3], m[0], m[1], m[7], m[4], m[5])
+    elif 33550 in tags and 33922 in tags:
+        step_x, step_y = tags[33550][:2]
+        i, j, _, x, y, _ = tags[33922][:6]
+        transform = (x - i * step_x, step_x, 0.0, y + j * step_y, 0.0, -step_y)
+    else:
+        return None
+    if value(_RASTER_TYPE) == _PIXEL_IS_POINT:  # the tie point is a pixel's centre
+        x0, a, b, y0, d, e = transform
+        transform = (x0 - (a + b) / 2.0, a, b, y0 - (d + e) / 2.0, d, e)
+    return _FileGeoref(tuple(float(v) for v in transform), model, value(3075), f"{path.name}'s GeoTIFF tags")
+
+
+def _world_file_georef(path: Path) -> _FileGeoref | None:
+    for suffix in (*_WORLD_SUFFIXES.get(path.suffix.lower(), ()), ".wld"):
+        world = path.with_suffix(suffix)
+        if world.is_file():
+            break
+    else:
+        return None
+    try:
+        a, d, b, e, c, f = (float(line) for line in world.read_text().split())
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise FormatError(f"{world.name}: not a world file (six numbers)") from None
+    # the world file names the upper-left pixel's centre
+    return _FileGeoref((c - (a + b) / 2.0, a, b, f - (d + e) / 2.0, d, e), None, None, world.name)

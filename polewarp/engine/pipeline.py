@@ -12,7 +12,7 @@ from .embedded import input_geometry
 from .errors import CacheError, SpecError
 from .gather import apply_lut
 from .geometry import Geometry, GeometrySpec
-from .georef import wanted, write_map
+from .georef import embedded_disagreement, wanted, with_input_extent, write_map
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
@@ -129,9 +129,13 @@ def _input_read(request: ConvertRequest, picture):
     """The request's geometry, its input side as the picture's embedded geometry says (the
     request's input options on top)."""
     geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
-    if geometry is not request.geometry:
+    if geometry is not request.geometry and picture.geometry is not None:
         log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
-    return geometry
+        if difference := embedded_disagreement(picture.geometry, request.input_path, picture.size):
+            log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
+                        request.input_path, difference)
+        return geometry
+    return with_input_extent(geometry, request.input_path, picture.size)
 
 
 def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):
