@@ -334,23 +334,27 @@ def _span(west: float, east: float) -> float:
 
 def _check_region(bounds, geometry: Geometry):
     """--from-bounds WEST,SOUTH,EAST,NORTH: an equirectangular input's extent in degrees,
-    validated and normalised (the whole world is None: one cache key)."""
+    validated and normalised (the whole world is None: one cache key). West equal to east is a
+    band all round (0,S,360,N read from a file comes here so)."""
     if bounds is None:
         return None
     try:
-        west, south, east, north = (canonical_angle(value, "from bounds") for value in bounds)
-    except (TypeError, ValueError):
+        values = tuple(bounds)
+    except TypeError:
+        values = ()
+    if len(values) != 4:
         raise SpecError(f"from bounds must be four numbers WEST,SOUTH,EAST,NORTH, not {bounds!r}",
-                        param="from_bounds") from None
+                        param="from_bounds")
+    try:
+        west, south, east, north = (canonical_angle(value, "from bounds") for value in values)
+    except SpecError as err:
+        raise SpecError(str(err), param="from_bounds") from None
     if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
         raise SpecError(f"from bounds: longitudes must be within -180..180, not {west:g} and {east:g}",
                         param="from_bounds")
     if not -90.0 <= south < north <= 90.0:
         raise SpecError(f"from bounds: need -90 <= south < north <= 90, not south {south:g}, north {north:g}",
                         param="from_bounds")
-    if west == east and abs(west) != 180.0:
-        raise SpecError(f"from bounds: west and east are both {west:g}: an empty region (the whole "
-                        "world is -180,-90,180,90)", param="from_bounds")
     if _span(west, east) == 360.0 and (south, north) == (-90.0, 90.0):
         return None
     if geometry.from_ != "equirectangular":
