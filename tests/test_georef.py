@@ -104,6 +104,17 @@ def test_gdal_places_every_pixel_where_polewarp_does(tmp_path, geometry):
     assert np.isfinite(col2).all()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+@pytest.mark.parametrize("geometry", [Geometry(), Geometry.of(to="stereographic", center=(-60.0, 20.0), heading=200.0),
+                                      Geometry.of(to="hammer", center=(10.0, -40.0), heading=300.0)],
+                         ids=lambda g: g.to)
+def test_gdal_places_png_and_jpeg_through_their_sidecars(tmp_path, geometry, suffix):
+    path, _ = _written(tmp_path, geometry, suffix)
+    (col, row), (col2, row2), _ = _pixels_back(path, geometry)
+    assert np.nanmax(np.hypot(col2 - col, row2 - row)) < 1e-6
+
+
 def test_the_geotiff_keys(tmp_path):
     """Hotine variant B as GeoTIFF's code 9815 with PixelIsArea, the sphere's radius, metres;
     an azimuthal map's heading as ModelTransformation."""
