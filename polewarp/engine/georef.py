@@ -13,7 +13,9 @@ output geometry gets the most portable exact CRS there is (``Georef.form``):
 - ``pam``: everything else, as PROJ's ``ob_tran`` (or the plain projection in its normal aspect)
   in WKT2, for GDAL's PAM sidecar ``FILE.aux.xml``.
 
-Pure Python; pyproj (the ``gis`` extra) only where WKT is made.
+For inputs it reads the other way: a regional equirectangular map's extent from its GeoTIFF
+tags or world file (``input_extent``). Pure Python; pyproj (the ``gis`` extra) only where WKT is
+made.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class Georef:
 
 
 def aux_path(path: Path) -> Path:
+    """GDAL's PAM sidecar of ``path``: FILE.EXT.aux.xml."""
     return path.with_name(path.name + ".aux.xml")
 
 
