@@ -15,8 +15,10 @@ from polewarp.engine import georef
 from polewarp.engine.errors import FormatError, PolewarpError
 from polewarp.engine.geometry import Geometry
 from polewarp.engine.imageio import EncoderOptions, Picture
+from polewarp.engine.pipeline import ConvertRequest, convert_file
 from polewarp.engine.plan import plan
 from polewarp.engine.projections import NAMES, projection
+from tests.conftest import make_map
 
 rasterio = pytest.importorskip("rasterio")
 pyproj = pytest.importorskip("pyproj")
@@ -238,3 +240,25 @@ def test_a_real_run_writes_a_geotiff(tmp_path):
                    check=True, capture_output=True)
     with rasterio.open(out) as dataset:
         assert dataset.crs.to_dict()["proj"] == "omerc"  # the default, transverse Mercator, as Hotine
+
+
+def test_embedded_geometry_wins_and_a_disagreeing_georef_is_named(tmp_path, caplog):
+    """A file with both polewarp's embedded geometry and GIS georeferencing is read by the
+    former; they agree when polewarp wrote both, and a world file moved since is warned about."""
+    made = Geometry.of(to="equirectangular", center=(0.0, 0.0), heading=0.0)
+    picture = Picture(make_map(64, 32), "RGB", geometry=made)
+    georef.write_map(tmp_path / "made.png", picture, ON, made.spec((64, 32), (64, 32)))
+    assert georef.embedded_disagreement(made, tmp_path / "made.png", (64, 32)) is None
+    # a GIS radius of its own is not a difference: the transform is the same, scaled
+    georef.write_map(tmp_path / "r.png", picture, EncoderOptions(georef=True, earth_radius=1.0),
+                     made.spec((64, 32), (64, 32)))
+    assert georef.embedded_disagreement(made, tmp_path / "r.png", (64, 32)) is None
+    world = tmp_path / "made.pgw"
+    lines = world.read_text().splitlines()
+    world.write_text("\n".join([*lines[:4], str(float(lines[4]) + 1e5), lines[5]]) + "\n")
+    assert "made.pgw places the pixels at" in georef.embedded_disagreement(made, tmp_path / "made.png", (64, 32))
+    out = tmp_path / "back.png"
+    with caplog.at_level("WARNING", logger="polewarp"):
+        convert_file(ConvertRequest(tmp_path / "made.png", out, Geometry.of(to="mercator", heading=0.0),
+                                    input_options={}))
+    assert "disagrees with its embedded geometry, which is used: made.pgw" in caplog.text

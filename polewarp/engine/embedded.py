@@ -30,7 +30,8 @@ MAX_TEXT = 16 * 1024  # a version 1 document is ~600 bytes; a longer one is not 
 MAX_XMP = 1024 * 1024  # other programs keep their own XMP beside ours
 FORMATS = frozenset(("PNG", "TIFF", "JPEG", "WEBP"))  # those with a place for it (docs/embedded-geometry.md)
 _INPUT_OPTIONS = frozenset(option_name(option, "from") for option in OPTIONS)
-INPUT_FIELDS = frozenset(("from_", "from_center", "from_heading")) | _INPUT_OPTIONS
+# from_bounds: a region (engine/georef.py) is read like the other input options
+INPUT_FIELDS = frozenset(("from_", "from_center", "from_heading", "from_bounds")) | _INPUT_OPTIONS
 # A Mercator output's top latitude when --lat-limit leaves it to the original script's extent: a
 # Mercator input's default is the web-map limit, so the document writes it out.
 MERCATOR_TOP = round(math.degrees(math.atan(math.sinh(DEFAULT_MERCATOR_EXTENT))), 9)
