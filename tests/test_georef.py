@@ -262,3 +262,13 @@ def test_embedded_geometry_wins_and_a_disagreeing_georef_is_named(tmp_path, capl
         convert_file(ConvertRequest(tmp_path / "made.png", out, Geometry.of(to="mercator", heading=0.0),
                                     input_options={}))
     assert "disagrees with its embedded geometry, which is used: made.pgw" in caplog.text
+
+
+def test_a_geotiff_with_its_embedded_geometry_agrees_and_a_different_code_is_named(tmp_path):
+    made = Geometry.of(to="equirectangular", center=(0.0, 0.0), heading=0.0)
+    georef.write_map(tmp_path / "made.tif", Picture(make_map(64, 32), "RGB", geometry=made), ON,
+                     made.spec((64, 32), (64, 32)))
+    assert georef.embedded_disagreement(made, tmp_path / "made.tif", (64, 32)) is None
+    other = Geometry.of(to="mercator", center=(0.0, 0.0), heading=0.0)
+    assert "made.tif's GeoTIFF tags: GeoTIFF projection code 17, the geometry's 7" in georef.embedded_disagreement(other, tmp_path / "made.tif",
+                                                                                    (64, 32))

@@ -367,7 +367,7 @@ def embedded_disagreement(made: Geometry, path, size) -> str | None:
         return None
     expected = georef_for(made, size)
     if found.code is not None and found.code != expected.code:
-        return f"{found.source} has GeoTIFF projection code {found.code}, the geometry's is {expected.code}"
+        return f"{found.source}: GeoTIFF projection code {found.code}, the geometry's {expected.code}"
     # the radius is the file's own: the transforms agree if one is the other scaled, to 1e-6 pixel
     linear = (1, 2, 4, 5)
     scale = (sum(found.transform[i] * expected.transform[i] for i in linear)
