@@ -88,14 +88,15 @@ def failure_lines(result, debug: bool) -> str:
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
 def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
-          dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
+          dry_run, quiet, timing, scheduler, lut_transfer, fill, graticule_color, max_pixels,
+          **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
     Images of one size share one LUT (from the cache, built once on a miss). Images are spread
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
+    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels, graticule_color)
     build = take_build(options)
     cache = take_cache(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)

@@ -64,8 +64,8 @@ def _attach_luts(handles: dict, luts_meta: dict, settings: BatchSettings) -> Non
     for size, handle in handles.items():
         segment, array = attach(handle)
         segments.append(segment)
-        spec, checked = luts_meta[size]
-        luts[size] = Lut(array, spec, "shared", checked)
+        spec, checked, graticule = luts_meta[size]
+        luts[size] = Lut(array, spec, "shared", checked, graticule)
     _worker = _BatchWorker(segments, luts, settings)
 
 
@@ -109,7 +109,7 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
         stage = "convert"
         lut = _lut_for(picture.size, luts, settings)
         check_storable(picture.mode, output_format(item.output))
-        pixels = render(picture, lut, settings.fill)
+        pixels = render(picture, lut, settings.fill, settings.graticule_color)
         stage = "write"
         result.bytes = write_image(item.output, pixels, settings.encoder)
         result.status = "converted"
@@ -207,7 +207,7 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
         for size, array in shared.items():
             array.array[...] = luts[size].array
         pool_arguments = ({s: a.handle for s, a in shared.items()},
-                          {s: (lut.spec, lut.checked) for s, lut in luts.items()}, settings)
+                          {s: (lut.spec, lut.checked, lut.graticule) for s, lut in luts.items()}, settings)
         stack.callback(remove_stray_temporaries, todo)
         for start in range(MAX_POOL_STARTS):
             last = start == MAX_POOL_STARTS - 1
