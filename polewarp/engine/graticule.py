@@ -223,7 +223,8 @@ def _on_line(c, top_band, top, bottom):
     t2 = top[WX, c + 1] * bottom[WY, c + 1] - top[WY, c + 1] * bottom[WX, c + 1]
     t3 = bottom[WX, c + 1] * bottom[WY, c] - bottom[WY, c + 1] * bottom[WX, c]
     t4 = bottom[WX, c] * top[WY, c] - bottom[WY, c] * top[WX, c]
-    if min(min(t1, t2), min(t3, t4)) > 0.0 or max(max(t1, t2), max(t3, t4)) < 0.0:
+    whole = min(min(top[CELL, c], top[CELL, c + 1]), min(bottom[CELL, c], bottom[CELL, c + 1])) >= 0.0
+    if whole and (min(min(t1, t2), min(t3, t4)) > 0.0 or max(max(t1, t2), max(t3, t4)) < 0.0):
         return low < top_band if top[WZ, c] > 0.0 else high >= -top_band
     return crossed
 
