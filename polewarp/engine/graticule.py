@@ -144,7 +144,7 @@ def _plane_vectors(number, y, columns, frame, p, own, terms):
         terms[1, WX, c], terms[1, WY, c], terms[1, WZ, c] = vx, vy, vz
 
 
-@ngjit_vector_inline
+@ngjit_vector
 def _bands(sines, meridians, terms):
     """Each corner's band of latitude (k with sin kD <= z < sin (k+1)D, so floor(latitude / D))
     and of longitude (k with kD <= longitude < (k+1)D round the circle: the corner lies at or
@@ -202,7 +202,7 @@ def _inside(terms, k, c, otherwise):
     return otherwise if terms[CELL, c] < 0.0 else terms[k, c]
 
 
-@ngjit_vector_inline
+@ngjit_vector
 def _mask_row(mask, r, top_band, top, bottom):
     """OR one grid's lines into mask row ``r``, from its corner rows. A pixel whose four corners
     lie in one cell of the graticule is on no line (most are); the others go to ``_on_line``."""
@@ -212,7 +212,7 @@ def _mask_row(mask, r, top_band, top, bottom):
             mask[r, c] |= np.uint8(_on_line(c, top_band, top, bottom))
 
 
-@ngjit_vector_inline
+@ngjit_vector
 def _on_line(c, top_band, top, bottom):
     """Pixel ``c``: on a line where the inside corners' bands differ; round a pole (the pole's
     axis meets the pixel: its corners turn the same way about it), on a parallel in (lowest, 90]
