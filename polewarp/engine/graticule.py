@@ -156,12 +156,14 @@ def _bands(sines, meridians, terms):
     band, meridian = 0, 0
     low, high = sines[top + 1], sines[top + 2]
     east_x, east_y, west_x, west_y = meridians[0, 0], meridians[0, 1], meridians[1 % turns, 0], meridians[1 % turns, 1]
-    for c in range(terms.shape[1]):
-        wx, wy, wz = terms[WX, c], terms[WY, c], terms[WZ, c]
+    xs, ys, zs, bands, meridians_of, cells = terms[WX], terms[WY], terms[WZ], terms[BAND], terms[MERIDIAN], terms[CELL]
+    for c in range(cells.shape[0]):
+        wx, wy, wz = xs[c], ys[c], zs[c]
         if math.isnan(wz):
-            terms[CELL, c] = -1.0
+            cells[c] = -1.0
             continue
-        if not (low <= wz < high and east_x * wy - east_y * wx >= 0.0 > west_x * wy - west_y * wx):
+        same = (low <= wz) & (wz < high) & (east_x * wy - east_y * wx >= 0.0) & (west_x * wy - west_y * wx < 0.0)
+        if not same:
             while wz >= sines[band + top + 2]:
                 band += 1
             while wz < sines[band + top + 1]:
@@ -178,9 +180,9 @@ def _bands(sines, meridians, terms):
             ahead = 0 if meridian == turns - 1 else meridian + 1
             east_x, east_y = meridians[meridian, 0], meridians[meridian, 1]
             west_x, west_y = meridians[ahead, 0], meridians[ahead, 1]
-        terms[BAND, c] = band
-        terms[MERIDIAN, c] = meridian
-        terms[CELL, c] = (band + top + 1) * turns + meridian  # from 0 up
+        bands[c] = band
+        meridians_of[c] = meridian
+        cells[c] = (band + top + 1) * turns + meridian  # from 0 up
 
 
 @ngjit_vector_inline
@@ -205,28 +207,34 @@ def _inside(terms, k, c, otherwise):
 @ngjit_vector
 def _mask_row(mask, r, top_band, top, bottom):
     """OR one grid's lines into mask row ``r``, from its corner rows. A pixel whose four corners
-    lie in one cell of the graticule is on no line (most are); the others go to ``_on_line``."""
-    for c in range(mask.shape[1]):
-        cell = top[CELL, c]
-        if not (top[CELL, c + 1] == cell and bottom[CELL, c] == cell and bottom[CELL, c + 1] == cell):
-            mask[r, c] |= np.uint8(_on_line(c, top_band, top, bottom))
+    lie in one cell of the graticule is on no line (most are: one vectorised pass finds them);
+    the others go to ``_on_line``."""
+    above, below, row = top[CELL], bottom[CELL], mask[r]
+    split = np.empty(row.shape[0], np.uint8)
+    for c in range(row.shape[0]):
+        split[c] = (above[c + 1] != above[c]) | (below[c] != above[c]) | (below[c + 1] != above[c])
+    for c in range(row.shape[0]):
+        if split[c]:
+            row[c] |= np.uint8(_on_line(c, top_band, top, bottom))
 
 
 @ngjit_vector
 def _on_line(c, top_band, top, bottom):
-    """Pixel ``c``: on a line where the inside corners' bands differ; round a pole (the pole's
-    axis meets the pixel: its corners turn the same way about it), on a parallel in (lowest, 90]
-    or [-90, highest] only."""
-    low, high = _low(top, bottom, BAND, c), _high(top, bottom, BAND, c)
-    crossed = low < high or _low(top, bottom, MERIDIAN, c) < _high(top, bottom, MERIDIAN, c)
+    """Pixel ``c``, whose corners lie in more than one cell: on a line where its inside corners'
+    bands differ (always, with the four inside); round a pole (the pole's axis meets the pixel:
+    its corners turn the same way about it), on a parallel in (lowest, 90] or [-90, highest] only."""
+    if min(min(top[CELL, c], top[CELL, c + 1]), min(bottom[CELL, c], bottom[CELL, c + 1])) < 0.0:
+        return (_low(top, bottom, BAND, c) < _high(top, bottom, BAND, c)
+                or _low(top, bottom, MERIDIAN, c) < _high(top, bottom, MERIDIAN, c))
     t1 = top[WX, c] * top[WY, c + 1] - top[WY, c] * top[WX, c + 1]  # round the pixel, clockwise
     t2 = top[WX, c + 1] * bottom[WY, c + 1] - top[WY, c + 1] * bottom[WX, c + 1]
     t3 = bottom[WX, c + 1] * bottom[WY, c] - bottom[WY, c + 1] * bottom[WX, c]
     t4 = bottom[WX, c] * top[WY, c] - bottom[WY, c] * top[WX, c]
-    whole = min(min(top[CELL, c], top[CELL, c + 1]), min(bottom[CELL, c], bottom[CELL, c + 1])) >= 0.0
-    if whole and (min(min(t1, t2), min(t3, t4)) > 0.0 or max(max(t1, t2), max(t3, t4)) < 0.0):
-        return low < top_band if top[WZ, c] > 0.0 else high >= -top_band
-    return crossed
+    if not (min(min(t1, t2), min(t3, t4)) > 0.0 or max(max(t1, t2), max(t3, t4)) < 0.0):
+        return True
+    if top[WZ, c] > 0.0:
+        return _low(top, bottom, BAND, c) < top_band
+    return _high(top, bottom, BAND, c) >= -top_band
 
 
 @functools.cache
