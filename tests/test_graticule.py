@@ -194,3 +194,19 @@ def test_real_subprocess_with_alpha(tmp_path):
     pixels = read_image(out).pixels
     mask = build_lut(GeometrySpec((64, 32), graticule=45), backend="serial").graticule.astype(bool)
     assert (pixels[mask] == [0, 0, 255, 255]).all() and (pixels[~mask] == 0).all()
+
+
+@pytest.mark.slow
+def test_batch_draws_what_convert_draws(runner, tmp_path, map_file):
+    source, _ = map_file
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"m{i}.png").write_bytes(source.read_bytes())
+    options = ["--graticule", "30", "--graticule-rotated", "45", "--graticule-color", "#00ff00"]
+    result = runner.invoke(cli, ["batch", str(folder), "-o", str(out), "--workers", "2", *options])
+    assert result.exit_code == 0, result.output
+    alone = tmp_path / "alone.png"
+    assert runner.invoke(cli, ["convert", str(source), "-o", str(alone), *options]).exit_code == 0
+    for i in range(2):
+        np.testing.assert_array_equal(read_image(out / f"m{i}.png").pixels, read_image(alone).pixels)
