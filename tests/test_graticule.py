@@ -56,6 +56,7 @@ def test_mask_is_where_the_reference_says(name):
     assert_matches_reference(spec, lut.graticule)
 
 
+@pytest.mark.slow
 def test_pole_pixel_is_on_its_parallel_only():
     """The pixel round the north pole: drawn for a step dividing 90 (the pole is a parallel), not
     for 72 (parallels at 0 and +-72), though every meridian meets there."""
