@@ -90,7 +90,8 @@ def failure_lines(result, debug: bool) -> str:
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
 def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
-          dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
+          dry_run, quiet, timing, scheduler, lut_transfer, fill, graticule_color, max_pixels,
+          **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
     Images of one size and embedded geometry share one LUT (from the cache, built once on a miss). Images are spread
@@ -98,7 +99,8 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     """
     where = check_scheduler(scheduler)
     geometry, size, input_options = take_read_geometry(ctx, options)
-    settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options)
+    settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options,
+                             graticule_color)
     build = take_build(options)
     cache = take_cache(options)
     sidecars = functools.partial(sidecar_paths, encoder=settings.encoder, geometry=settings.geometry)

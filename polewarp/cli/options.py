@@ -114,7 +114,8 @@ class FiniteFloat(click.ParamType):
 
 
 def fill_handler(ctx, param, value):
-    """--fill: checked as a colour before any work; its conversion to the image's mode is per image."""
+    """--fill and --graticule-color: checked as colours before any work; their conversion to the
+    image's mode is per image."""
     if value is None:
         return None
     from ..engine.errors import SpecError
@@ -190,17 +191,25 @@ aspect_options = _apply(_side_options("to", "mercator", 90.0) + _side_options("f
                  help="average: K x K samples a pixel [ceil(2 x the size ratio), 2 to 8]."),
 ])
 
+GRATICULE = FiniteFloat()
+GRATICULE.name = "DEG"
+
 geometry_options = _apply([
     aspect_options,
     click.option("--size", type=SizeType(width_alone=True), default=None,
                  help="Output size: WIDTH (the projection's own height) or WIDTHxHEIGHT "
                       "[between mercator and equirectangular: the input's; else the input's width]."),
+    click.option("--graticule", type=GRATICULE, default=None,
+                 help="Draw the meridians and parallels every DEG degrees (DEG divides 360), one pixel wide."),
+    click.option("--graticule-rotated", type=GRATICULE, default=None,
+                 help="Draw the output's own grid (its new equator and poles) every DEG degrees."),
 ])
 
 # The geometry's option names as the CLI spells them (the keywords Geometry.of takes).
 GEOMETRY_PARAMS = ("to", "center", "heading", "lat_limit", "lat_ts", "radius", "from_", "from_center",
                    "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "from_bounds", "legacy", "resample",
                    "supersample", "pole", "pole_turn", "from_pole", "from_pole_turn")
+GRATICULE_PARAMS = ("graticule", "graticule_rotated")  # geometry_options' only (not profile's)
 
 
 def build_options_with(workers_help: str):
@@ -252,6 +261,8 @@ encoder_options = _apply([
     click.option("--earth-radius", type=click.FloatRange(min=0.0, min_open=True, max=1e12), default=None,
                  metavar="METRES", help="The sphere's radius in the georeferencing [6371007.181, WGS84's "
                                         "authalic radius]."),
+    click.option("--graticule-color", default=None, metavar="COLOR", callback=fill_handler,
+                 help="Colour of the graticule's lines, as --fill [light grey, #d3d3d3, opaque]."),
 ])
 
 
@@ -261,6 +272,7 @@ def take_geometry(options: dict, given=None):
     from ..engine.geometry import Geometry
 
     fields = _one_aspect_a_side({name: options.pop(name) for name in GEOMETRY_PARAMS}, given or _given)
+    fields.update((name, options.pop(name, None)) for name in GRATICULE_PARAMS)
     geometry = Geometry.of(**fields)
     for side in ("", "from_"):
         if side + "pole" in fields:

@@ -18,7 +18,7 @@ from . import signals
 from .choices import BACKENDS
 from .errors import SpecError
 from .geometry import GeometrySpec
-from .lut import RowFill, lut_layout
+from .lut import RowFill, graticule_layout, lut_layout
 
 # Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
 POOL_MIN_PIXELS = 3_000_000
@@ -72,15 +72,18 @@ class LutBuilder:
 
     ``start()`` pays the one-off costs (loading the kernels, starting a pool), ``build()`` the
     steady state. ``build_lut`` uses one for a single build; the profiler times them apart.
+    ``graticule``: build the spec's graticule mask (``graticule.GraticuleFill``) instead of its LUT.
     """
 
-    def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None):
+    def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
+                 graticule: bool = False):
         self.workers = _check_parallelism(backend, workers)
         self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
+        self.graticule = graticule
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
-        self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
-        self.shape, self.dtype = lut_layout(self.fill_spec)
+        self.fill_spec = spec.sampling_spec() if spec.resample == "average" and not graticule else spec
+        self.shape, self.dtype = graticule_layout(spec) if graticule else lut_layout(self.fill_spec)
         self._resources = contextlib.ExitStack()
         self._pool = self._shared = self._threads = self._scratch = None
         self.fill = None
@@ -91,7 +94,12 @@ class LutBuilder:
         if self.fill is not None:
             return self
         with signals.kept_as_interruption():  # numba's import and kernel loading
-            self.fill = RowFill.for_spec(self.fill_spec)
+            if self.graticule:
+                from .graticule import GraticuleFill
+
+                self.fill = GraticuleFill.for_spec(self.spec)
+            else:
+                self.fill = RowFill.for_spec(self.fill_spec)
             self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
         # Pools are imported here, not at the top: a cache hit never needs them.
         from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +127,7 @@ class LutBuilder:
         array = self._fill(rows_per_task, progress, fresh=True)
         if self.backend == "processes":
             array = self._shared.detach() if last else array.copy()
-        return self._regroup(array) if self.spec.resample == "average" else array
+        return self._regroup(array) if self.fill_spec is not self.spec else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
         """Fill the builder's own array again, the shared segment or one kept for the other

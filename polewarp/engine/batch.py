@@ -66,8 +66,8 @@ def _attach_luts(handles: dict, luts_meta: dict, settings: BatchSettings) -> Non
     for key, handle in handles.items():
         segment, array = attach(handle)
         segments.append(segment)
-        spec, checked = luts_meta[key]
-        luts[key] = Lut(array, spec, "shared", checked)
+        spec, checked, graticule = luts_meta[key]
+        luts[key] = Lut(array, spec, "shared", checked, graticule)
     _worker = _BatchWorker(segments, luts, settings)
 
 
@@ -118,7 +118,7 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
         stage = "convert"
         lut = _lut_for(lut_key(picture.size, picture.geometry, settings), luts, settings)
         check_storable(picture.mode, output_format(item.output))
-        pixels = render(picture, lut, settings.fill)
+        pixels = render(picture, lut, settings.fill, settings.graticule_color)
         stage = "write"
         result.bytes = write_map(item.output, pixels, settings.encoder, lut.spec)
         result.status = "converted"
@@ -236,7 +236,7 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
         for key, array in shared.items():
             array.array[...] = luts[key].array
         pool_arguments = ({k: a.handle for k, a in shared.items()},
-                          {k: (lut.spec, lut.checked) for k, lut in luts.items()}, settings)
+                          {k: (lut.spec, lut.checked, lut.graticule) for k, lut in luts.items()}, settings)
         stack.callback(remove_stray_temporaries, todo)
         for start in range(MAX_POOL_STARTS):
             last = start == MAX_POOL_STARTS - 1

@@ -92,6 +92,21 @@ def _check_center(center, name: str) -> tuple[float, float]:
     return lat, canonical_angle(180.0 - (180.0 - lon) % 360.0, f"{name} longitude")
 
 
+GRATICULES = ("graticule", "graticule_rotated")  # the steps in degrees of the graticule drawn
+
+
+def _check_graticule(step, name: str) -> float | None:
+    """A graticule step: a whole number of steps round the circle, so that meridians meet at 180."""
+    if step is None:
+        return None
+    step = canonical_angle(step, name.replace("_", " "))
+    turns = round(360.0 / step) if step > 0 else 0
+    if not (0.0 < step <= 180.0 and abs(turns * step - 360.0) <= 1e-6):
+        raise SpecError(f"{name.replace('_', ' ')} must divide 360 degrees (10, 15, 7.5 ...), not {step:g}",
+                        param=name)
+    return step
+
+
 def option_name(option: str, side: str) -> str:
     """The Python name of a projection option on one side: lat_limit, or from_lat_limit."""
     return option if side == "to" else f"from_{option}"
@@ -158,6 +173,8 @@ class Geometry:
     supersample: int | None = None
     legacy: bool = False
     from_bounds: tuple[float, float, float, float] | None = None  # a regional equirectangular input: W, S, E, N
+    graticule: float | None = None
+    graticule_rotated: float | None = None
 
     def __post_init__(self):
         def put(name, value):
@@ -180,6 +197,8 @@ class Geometry:
                 put(option_name(option, side), value)
         put("legacy", bool(self.legacy))
         put("from_bounds", _check_region(self.from_bounds, self))
+        for name in GRATICULES:
+            put(name, _check_graticule(getattr(self, name), name))
         if self.supersample is not None:
             if self.resample != "average":
                 raise SpecError("supersample applies only to average resampling", param="supersample")
@@ -284,8 +303,10 @@ class Geometry:
         return GeometrySpec(input_size, output_size, geometry=self)
 
     def to_dict(self) -> dict:
-        """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it)."""
-        data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)}
+        """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it). The
+        graticule steps appear only when set, so that a geometry without one keeps its key."""
+        data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name not in GRATICULES or getattr(self, field.name) is not None}
         data["center"], data["from_center"] = list(self.center), list(self.from_center)
         if self.from_bounds is None:
             del data["from_bounds"]  # a whole map keeps the key it had before regions existed
@@ -303,7 +324,8 @@ class Geometry:
         if unknown:
             raise SpecError(f"not a polewarp geometry: unknown field {sorted(unknown)[0]!r}")
         try:
-            values = {name: data[key] for name, key in fields.items() if key != "from_bounds"}
+            values = {name: data[key] for name, key in fields.items()
+                      if key != "from_bounds" and (name not in GRATICULES or key in data)}
             values["center"], values["from_center"] = tuple(values["center"]), tuple(values["from_center"])
             if data.get("from_bounds") is not None:
                 values["from_bounds"] = tuple(data["from_bounds"])
@@ -324,6 +346,8 @@ class Geometry:
             words += f", average of {supersample}x{supersample}" if supersample else ", average"
         elif self.resample != "nearest":
             words += f", {self.resample}"
+        words += "".join(f", {name.replace('_', ' ')} {getattr(self, name):g}" for name in GRATICULES
+                         if getattr(self, name) is not None)
         return words + (", legacy" if self.legacy else "")
 
 

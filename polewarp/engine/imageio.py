@@ -288,6 +288,9 @@ def check_fill(color: str) -> None:
         raise SpecError(f"{color!r}: every component must be within 0-255, not {components}")
 
 
+GRATICULE_COLOR = "#d3d3d3"  # light grey (CSS lightgrey), opaque in every mode with alpha
+
+
 def fill_color(color: str | None, picture: Picture):
     """Per-channel fill for "no source" pixels: ``color`` as Pillow reads it, else black
     (transparent where the image has alpha)."""

@@ -31,7 +31,8 @@ def _fingerprint() -> str:
     only when its own file changes, but a kernel compiled from a factory inlines formulas from
     other files: factory kernels keep this in their closure, so it is part of their cache key."""
     digest = hashlib.sha256()
-    for path in sorted([_ENGINE / "kernels.py", _ENGINE / "fills.py", *(_ENGINE / "formulas").glob("*.py")]):
+    files = [_ENGINE / "kernels.py", _ENGINE / "fills.py", _ENGINE / "graticule.py"]
+    for path in sorted([*files, *(_ENGINE / "formulas").glob("*.py")]):
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

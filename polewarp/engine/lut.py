@@ -20,13 +20,17 @@ class Lut:
 
     ``origin`` says how it was obtained (built and how, or loaded from the cache), for --time.
     ``checked``: its pairs are known to lie within the input (built here, or checked when
-    loaded); ``apply_lut`` checks any other LUT as it gathers.
+    loaded); ``apply_lut`` checks any other LUT as it gathers. ``graticule``: the (H_out, W_out)
+    uint8 mask of the pixels on the graticule (1) when the spec draws one, else None; a separate
+    array, not a value reserved in the LUT, so that every gather stays as it is and the LUT keeps
+    each pixel's source.
     """
 
     array: np.ndarray
     spec: GeometrySpec
     origin: str = "built"
     checked: bool = False
+    graticule: np.ndarray | None = None
 
     @property
     def missing(self) -> int:
@@ -37,6 +41,16 @@ class Lut:
 def lut_dtype(input_size: tuple[int, int]) -> np.dtype:
     """uint16 while both input sides fit below its top value (the sentinel), uint32 beyond."""
     return np.dtype(np.uint16 if max(input_size) <= 65535 else np.uint32)
+
+
+GRATICULE_DTYPE = np.dtype(np.uint8)
+
+
+def graticule_layout(spec: GeometrySpec) -> tuple[tuple[int, int], np.dtype] | None:
+    """Shape and dtype of a spec's graticule mask, one value an output pixel; None: no graticule."""
+    if spec.graticule is None and spec.graticule_rotated is None:
+        return None
+    return spec.output_shape, GRATICULE_DTYPE
 
 
 def lut_layout(spec: GeometrySpec) -> tuple[tuple[int, ...], np.dtype]:
@@ -196,7 +210,12 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     with LutBuilder(spec, backend, workers) as builder:
         array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)
+    mask = None
+    if graticule_layout(spec) is not None:  # same backend, same blocks; the progress counts the LUT
+        with LutBuilder(spec, builder.backend, workers, graticule=True) as drawer:
+            mask = drawer.build(rows_per_task, last=True)
+        mask.setflags(write=False)
     workers = builder.workers
     origin = (f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, "
               f"{builder.rows_per_task} rows/task)")
-    return Lut(array, spec, origin, checked=True)
+    return Lut(array, spec, origin, checked=True, graticule=mask)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from .embedded import input_geometry
 from .errors import CacheError, SpecError
-from .gather import apply_lut
+from .gather import apply_lut, draw_graticule
 from .geometry import Geometry, GeometrySpec
 from .georef import embedded_disagreement, wanted, with_input_extent, write_map
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
+    GRATICULE_COLOR,
     EncoderOptions,
     check_storable,
     fill_color,
@@ -79,6 +80,7 @@ class ConvertRequest:
     geometry: Geometry = Geometry()
     size: tuple[int, ...] | None = None  # the output size asked for (see GeometrySpec)
     fill: str | None = None
+    graticule_color: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     lut_file: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -116,10 +118,10 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
         lut = lut or obtain_lut(spec, build, cache, progress, check_hit=False)
     with watch.phase("gather"):
         try:
-            result = render(picture, lut, request.fill)
+            result = render(picture, lut, request.fill, request.graticule_color)
         except CacheError as err:  # a LUT from outside the process points outside the input
             lut = _replacement(err, lut, request, build, cache, progress)
-            result = render(picture, lut, request.fill)
+            result = render(picture, lut, request.fill, request.graticule_color)
     with watch.phase("write"):
         size = write_map(request.output_path, result, request.encoder, lut.spec)
     return lut, size
@@ -152,9 +154,12 @@ def prepare(picture, resample: str):
     return picture if resample == "nearest" else for_blending(picture)
 
 
-def render(picture, lut, fill: str | None):
+def render(picture, lut, fill: str | None, graticule_color: str | None = None):
     """The picture gathered through the LUT; "no source" pixels get ``fill`` (default zeros:
-    black, and transparent where the image has alpha)."""
+    black, and transparent where the image has alpha); then the LUT's graticule, if it has one,
+    is drawn over it in ``graticule_color`` (default GRATICULE_COLOR)."""
     alpha = picture.mode in ALPHA_MODES
     pixels = apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha)
+    if getattr(lut, "graticule", None) is not None:
+        draw_graticule(pixels, lut.graticule, fill_color(graticule_color or GRATICULE_COLOR, picture))
     return picture.with_pixels(pixels, lut.spec.geometry)

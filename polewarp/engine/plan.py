@@ -43,12 +43,14 @@ class BatchSettings:
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
     input_options: dict | None = None  # as ConvertRequest's: None, or the --from* on top of an input's geometry
+    graticule_color: str | None = None
 
     def __post_init__(self):
         # The checks that do not depend on the input size: any size shows them.
         self.geometry.spec((2, 1), self.size)
-        if self.fill is not None:
-            check_fill(self.fill)
+        for color in (self.fill, self.graticule_color):
+            if color is not None:
+                check_fill(color)
 
 
 def _folder_images(folder: Path, recursive: bool):
