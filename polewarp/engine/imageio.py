@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor
 
+from . import pngwrite
 from .atomic import atomic_output
 from .errors import FormatError, ImageError, SpecError
 
@@ -292,6 +293,11 @@ class EncoderOptions:
         return arguments
 
 
+# PNGs are written by pngwrite (parallel deflate) unless this is "pillow": the way back to
+# Pillow's encoder, and the baseline of perf/bench_codec.py.
+PNG_ENCODER_VARIABLE = "POLEWARP_PNG_ENCODER"
+
+
 def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions()) -> int:
     """Write atomically (a temporary file in the same folder, then os.replace); returns bytes.
 
@@ -300,11 +306,16 @@ def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions
     path = Path(path)
     fmt = output_format(path)
     check_storable(picture.mode, fmt)
-    image = to_image(picture)
+    arguments = encoder.save_arguments(fmt, picture)
+    own_png = fmt == "PNG" and pngwrite.takes(arguments) and os.environ.get(PNG_ENCODER_VARIABLE) != "pillow"
+    image = None if own_png else to_image(picture)
     check_output_path(path)
     try:
         with atomic_output(path) as stream:
-            image.save(stream, format=fmt, **encoder.save_arguments(fmt, picture))
+            if own_png:
+                pngwrite.save(stream, picture.pixels, picture.mode, picture.palette, arguments)
+            else:
+                image.save(stream, format=fmt, **arguments)
     except MemoryError:
         raise
     except OSError as err:
