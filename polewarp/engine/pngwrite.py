@@ -83,18 +83,28 @@ def filter_rows(rows: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
     up = np.empty_like(rows)
     np.subtract(rows[0], above, out=up[0])
     np.subtract(rows[1:], rows[:-1], out=up[1:])
-    sub = rows.copy()
+    sub = np.empty_like(rows)
+    sub[:, :bpp] = rows[:, :bpp]
     np.subtract(rows[:, bpp:], rows[:, :-bpp], out=sub[:, bpp:])
     candidates = (rows, sub, up)
-    # |v| of a byte read as signed, as unsigned: abs(int8 -128) wraps back to 128, as it should
-    scores = np.stack([np.abs(c.view(np.int8)).view(np.uint8).sum(axis=1, dtype=np.uint32) for c in candidates])
+    # |v| of a byte read as signed, as unsigned: abs(int8 -128) wraps back to 128, as it should;
+    # one buffer for the three, as fresh arrays cost page faults
+    magnitude = np.empty((height, width), np.int8)
+    scores = np.empty((3, height), np.uint32)
+    for kind, candidate in enumerate(candidates):
+        np.abs(candidate.view(np.int8), out=magnitude)
+        magnitude.view(np.uint8).sum(axis=1, dtype=np.uint32, out=scores[kind])
     choice = np.argmin(scores, axis=0).astype(np.uint8)
     out = np.empty((height, width + 1), np.uint8)
     out[:, 0] = choice
-    out[:, 1:] = rows
-    for kind in (1, 2):
-        picked = choice == kind
-        out[picked, 1:] = candidates[kind][picked]
+    # the filter most rows take is copied whole, the others row by row over it
+    counts = np.bincount(choice, minlength=3)
+    most = int(np.argmax(counts))
+    out[:, 1:] = candidates[most]
+    for kind in np.flatnonzero(counts):
+        if kind != most:
+            picked = choice == kind
+            out[picked, 1:] = candidates[kind][picked]
     return out
 
 
@@ -118,7 +128,7 @@ def _deflate_strip(rows: np.ndarray, above: np.ndarray, bpp: int, level: int, fi
             deflated = _deflate(zlib, level, data, final)
     else:
         deflated = _deflate(zlib, level, data, final)
-    return deflated, zlib.adler32(data), data.nbytes
+    return deflated, (isal_zlib or zlib).adler32(data), data.nbytes
 
 
 def _bit_depth(mode: str, palette: bytes | None) -> int:
