@@ -91,14 +91,14 @@ def test_every_level_is_a_valid_stream_with_its_header(deflater, level):
 @settings(max_examples=60, deadline=None)
 @given(mode=st.sampled_from(MODES), width=st.integers(1, 40), height=st.integers(1, 30),
        strip_bytes=st.sampled_from([1, 7, 100, 1 << 16]), threads=st.sampled_from([1, 2, 3]),
-       cuts=st.lists(st.integers(1, 30), max_size=4), seed=st.integers(0, 2**16))
-def test_random_images_in_random_blocks_and_strips(mode, width, height, strip_bytes, threads, cuts, seed):
+       cuts=st.lists(st.integers(1, 30), max_size=4), level=st.sampled_from([1, 6]), seed=st.integers(0, 2**16))
+def test_random_images_in_random_blocks_and_strips(mode, width, height, strip_bytes, threads, cuts, level, seed):
     image = make_image(mode, (width, height), seed)
     pixels = np.asarray(image)
     palette = image.getpalette() if mode == "P" else None
     stream = io.BytesIO()
     bounds = sorted({0, height, *(c for c in cuts if c < height)})
-    with pngwrite.PngWriter(stream, width, height, mode, palette=palette and bytes(palette), level=1,
+    with pngwrite.PngWriter(stream, width, height, mode, palette=palette and bytes(palette), level=level,
                             threads=threads, strip_bytes=strip_bytes) as writer:
         for start, stop in zip(bounds, bounds[1:], strict=False):
             writer.write_rows(pixels[start:stop])
@@ -160,9 +160,11 @@ def test_the_variable_gives_pillows_own_bytes(tmp_path, monkeypatch):
 def test_sizes_within_a_tenth_of_pillows(level):
     with Image.open(default_map()) as world:
         rgb = world.convert("RGB").resize((512, 256))
-    # maps: a photographic one, its grey, a flat-coloured one (on a smooth synthetic gradient the
-    # Paeth filter left out saves a quarter of a 3 KB file: docs/performance.md)
+    # maps: a photographic one, its grey, a flat-coloured one; a smooth gradient where Paeth is
+    # tried (below, Paeth's left out, a small one is a third larger: docs/performance.md)
     images = [rgb, rgb.convert("L"), rgb.quantize(8).convert("RGB")]
+    if level >= pngwrite.PAETH_FROM_LEVEL:
+        images.append(Image.linear_gradient("L").resize((512, 256)).convert("RGB"))
     for image in images:
         theirs, ours = io.BytesIO(), io.BytesIO()
         image.save(theirs, "PNG", compress_level=level)

@@ -44,6 +44,8 @@ ADLER_BASE = 65521
 # Pillow save() keywords this writer honours; with any other, imageio lets Pillow write.
 ARGUMENTS = {"compress_level", "icc_profile", "dpi", "transparency", "pnginfo"}
 TEXT_CHUNKS = {b"tEXt", b"iTXt", b"zTXt"}
+FILTER_TYPES = np.array([0, 1, 2, 4], np.uint8)  # None, Sub, Up, Paeth: filter_rows' candidates
+PAETH_FROM_LEVEL = 3  # from here zlib deflates, slowly enough that Paeth's numpy time is small
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -74,12 +76,32 @@ def takes(arguments: dict) -> bool:
     return info is None or all(c[0] in TEXT_CHUNKS and not (len(c) > 2 and c[2]) for c in info.chunks)
 
 
-def filter_rows(rows: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
+def _paeth(rows: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
+    """The Paeth filter of each row: the byte less whichever of left, up and up-left is nearest
+    left + up - up-left."""
+    wide = rows.astype(np.int16)
+    up = np.empty_like(wide)
+    up[0] = above
+    up[1:] = wide[:-1]
+    left = np.zeros_like(wide)
+    left[:, bpp:] = wide[:, :-bpp]
+    corner = np.zeros_like(wide)
+    corner[:, bpp:] = up[:, :-bpp]
+    to_left, to_up = up - corner, left - corner  # |p - left|, |p - up| before abs
+    near_left, near_up, near_corner = np.abs(to_left), np.abs(to_up), np.abs(to_left + to_up)
+    predictor = np.where((near_left <= near_up) & (near_left <= near_corner), left,
+                         np.where(near_up <= near_corner, up, corner))
+    return (wide - predictor).astype(np.uint8)
+
+
+def filter_rows(rows: np.ndarray, above: np.ndarray, bpp: int, paeth: bool = False) -> np.ndarray:
     """Scanlines (h, n) filtered per row, each with its filter-type byte first: (h, 1 + n).
 
     ``above`` is the unfiltered row before the first (zeros at the image's top). Each row takes
-    None (0), Sub (1) or Up (2), whichever has the least sum of bytes read as signed; Average
-    and Paeth are left out: on maps they saved ~1 % for several times the time (perf/RESULTS.md).
+    None (0), Sub (1), Up (2) or, with ``paeth``, Paeth (4), whichever has the least sum of bytes
+    read as signed (libpng's and Pillow's rule). Average is left out, and Paeth is only worth its
+    time beside zlib's slower levels: on maps it saves ~1 % (perf/RESULTS.md), on smooth
+    gradients a sixth.
     """
     height, width = rows.shape
     up = np.empty_like(rows)
@@ -88,19 +110,19 @@ def filter_rows(rows: np.ndarray, above: np.ndarray, bpp: int) -> np.ndarray:
     sub = np.empty_like(rows)
     sub[:, :bpp] = rows[:, :bpp]
     np.subtract(rows[:, bpp:], rows[:, :-bpp], out=sub[:, bpp:])
-    candidates = (rows, sub, up)
+    candidates = (rows, sub, up, _paeth(rows, above, bpp)) if paeth else (rows, sub, up)
     # |v| of a byte read as signed, as unsigned: abs(int8 -128) wraps back to 128, as it should;
-    # one buffer for the three, as fresh arrays cost page faults
+    # one buffer for all, as fresh arrays cost page faults
     magnitude = np.empty((height, width), np.int8)
-    scores = np.empty((3, height), np.uint32)
+    scores = np.empty((len(candidates), height), np.uint32)
     for kind, candidate in enumerate(candidates):
         np.abs(candidate.view(np.int8), out=magnitude)
         magnitude.view(np.uint8).sum(axis=1, dtype=np.uint32, out=scores[kind])
-    choice = np.argmin(scores, axis=0).astype(np.uint8)
+    choice = np.argmin(scores, axis=0)
     out = np.empty((height, width + 1), np.uint8)
-    out[:, 0] = choice
+    out[:, 0] = FILTER_TYPES[choice]
     # the filter most rows take is copied whole, the others row by row over it
-    counts = np.bincount(choice, minlength=3)
+    counts = np.bincount(choice, minlength=len(candidates))
     most = int(np.argmax(counts))
     out[:, 1:] = candidates[most]
     for kind in np.flatnonzero(counts):
@@ -123,7 +145,7 @@ def _deflate_strip(rows: np.ndarray, above: np.ndarray, bpp: int, level: int, fi
     (gradients, flat fills), where zlib is fast too: a strip ISA-L shrinks over REDO_RATIO:1 is
     deflated again by zlib, so that no file is much larger than Pillow's.
     """
-    data = filter_rows(rows, above, bpp) if len(rows) else np.empty(0, np.uint8)
+    data = filter_rows(rows, above, bpp, level >= PAETH_FROM_LEVEL) if len(rows) else np.empty(0, np.uint8)
     if isal_zlib is not None and level in ISAL_LEVELS:
         deflated = _deflate(isal_zlib, ISAL_LEVELS[level], data, final)
         if len(deflated) * REDO_RATIO < data.nbytes:
