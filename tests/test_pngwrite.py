@@ -3,8 +3,13 @@ into one valid zlib stream, sizes stay near Pillow's, and a failed write leaves 
 
 import errno
 import io
+import random
+import signal
 import struct
+import subprocess
+import sys
 import threading
+import time
 import zlib
 
 import numpy as np
@@ -18,6 +23,8 @@ from polewarp.engine import pngwrite
 from polewarp.engine.errors import ImageError
 from polewarp.engine.imageio import PNG_ENCODER_VARIABLE, EncoderOptions, Picture, read_image, write_image
 
+from .conftest import make_map, run_env
+from .test_faults import handlers_installed
 from .test_imageio import make_image
 
 MODES = sorted(pngwrite.LAYOUTS)
@@ -221,3 +228,44 @@ def test_a_full_disk_while_writing_idat_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(ImageError, match="cannot write: No space left"):
         write_image(tmp_path / "out.png", Picture(np.zeros((8, 8, 3), np.uint8), "RGB"), EncoderOptions(9))
     assert list(tmp_path.iterdir()) == []
+
+
+def convert_signalled(command, target, delay=None):
+    """Run ``command -o target``, SIGTERM it ``delay`` s after its handlers are in place (never
+    when None): (exit code, stderr, seconds from the handlers to the end)."""
+    process = subprocess.Popen(command + ["-o", str(target)], env=run_env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not handlers_installed(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.002)
+    started = time.monotonic()
+    if delay is not None:
+        time.sleep(delay)  # the random moment under test
+        process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err, time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_signal_during_a_convert_leaves_a_whole_png_or_nothing(tmp_path):
+    source = tmp_path / "in.png"
+    Image.fromarray(make_map(1024, 512)).save(source, compress_level=0)
+    command = [sys.executable, "-m", "polewarp", "-q", "convert", str(source), "--compress-level", "9",
+               "--cache-dir", str(tmp_path / "cache")]
+    convert_signalled(command, tmp_path / "whole.png")  # builds the LUT: the runs below are mostly the write
+    code, err, seconds = convert_signalled(command, tmp_path / "whole.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "whole.png") as whole:
+        expected = whole.tobytes()
+    rng = random.Random(17)
+    codes = []
+    for run in range(4):
+        target = tmp_path / f"r{run}.png"
+        code, err, _ = convert_signalled(command, target, rng.uniform(0, 1.2 * seconds))
+        codes.append(code)
+        assert code in (0, 143) and "Traceback" not in err, err
+        if target.exists():  # the signal came after the file was in place (and maybe before the exit)
+            assert decoded(target.read_bytes()).tobytes() == expected
+            target.unlink()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "in.png", "whole.png"]
+    assert 143 in codes, codes  # the moments fell inside the run
