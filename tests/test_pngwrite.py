@@ -4,12 +4,10 @@ into one valid zlib stream, sizes stay near Pillow's, and a failed write leaves 
 import errno
 import io
 import random
-import signal
 import struct
 import subprocess
 import sys
 import threading
-import time
 import zlib
 
 import numpy as np
@@ -24,7 +22,7 @@ from polewarp.engine.errors import ImageError
 from polewarp.engine.imageio import PNG_ENCODER_VARIABLE, EncoderOptions, Picture, read_image, write_image
 
 from .conftest import make_map, run_env
-from .test_faults import handlers_installed
+from .test_faults import signal_when_ready
 from .test_imageio import make_image
 
 MODES = sorted(pngwrite.LAYOUTS)
@@ -231,19 +229,9 @@ def test_a_full_disk_while_writing_idat_leaves_nothing(tmp_path, monkeypatch):
 
 
 def convert_signalled(command, target, delay=None):
-    """Run ``command -o target``, SIGTERM it ``delay`` s after its handlers are in place (never
-    when None): (exit code, stderr, seconds from the handlers to the end)."""
-    process = subprocess.Popen(command + ["-o", str(target)], env=run_env(), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not handlers_installed(process.pid):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.002)
-    started = time.monotonic()
-    if delay is not None:
-        time.sleep(delay)  # the random moment under test
-        process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    return process.returncode, err, time.monotonic() - started
+    """``signal_when_ready`` for a convert to ``target``."""
+    return signal_when_ready(subprocess.Popen(command + ["-o", str(target)], env=run_env(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True), delay)
 
 
 @pytest.mark.slow
