@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from polewarp.cli import cli
-from polewarp.engine.imageio import read_image
+from polewarp.engine import pngwrite
+from polewarp.engine.imageio import PNG_ENCODER_VARIABLE, read_image
 
 from .conftest import make_map, run_env
 
@@ -426,11 +427,14 @@ def test_whatever_the_decoder_or_encoder_raises_is_one_line_naming_the_file(runn
         result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert f"{source}: cannot decode the image" in result.stderr
-    monkeypatch.setitem(Image.SAVE, "PNG", fail)
-    result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
-    assert result.exit_code == 1 and result.stderr.count("\n") == 1
-    assert f"{tmp_path / 'o.png'}: cannot encode the image as PNG" in result.stderr
-    assert not (tmp_path / "o.png").exists()
+    monkeypatch.setitem(Image.SAVE, "PNG", fail)  # Pillow's encoder and polewarp's own
+    monkeypatch.setattr(pngwrite, "filter_rows", fail)
+    for encoder in ("pillow", "polewarp"):
+        monkeypatch.setenv(PNG_ENCODER_VARIABLE, encoder)
+        result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1
+        assert f"{tmp_path / 'o.png'}: cannot encode the image as PNG" in result.stderr
+        assert not (tmp_path / "o.png").exists()
 
 
 def small_files_of_every_format():

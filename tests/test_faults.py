@@ -280,8 +280,13 @@ def handlers_installed(pid) -> bool:
 def run_signalled(tmp_path, name, delay=None, signum=signal.SIGTERM):
     """Run a small pool build, signal it ``delay`` s after its handlers are in place (never when
     None): (exit code, stderr, seconds from the handlers to the end)."""
-    process = polewarp("lut", "build", "--input-size", "1024x512", "--size", "4096x2048", "--backend", "processes",
-                       "--workers", "2", "-o", str(tmp_path / f"{name}.npy"))
+    return signal_when_ready(polewarp("lut", "build", "--input-size", "1024x512", "--size", "4096x2048", "--backend",
+                              "processes", "--workers", "2", "-o", str(tmp_path / f"{name}.npy")), delay, signum)
+
+
+def signal_when_ready(process, delay=None, signum=signal.SIGTERM):
+    """Signal a polewarp process ``delay`` s after its handlers are in place (never when None):
+    (exit code, stderr, seconds from the handlers to the end)."""
     deadline = time.monotonic() + 30
     while not handlers_installed(process.pid):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, TiffImagePlugin
 
+from . import pngwrite
 from .atomic import atomic_output
 from .embedded import read_embedded, save_arguments
 from .errors import FormatError, ImageError, SpecError
@@ -341,6 +342,11 @@ def _tiff_directory(tags) -> TiffImagePlugin.ImageFileDirectory_v2:
     return directory
 
 
+# PNGs are written by pngwrite (parallel deflate) unless this is "pillow": the way back to
+# Pillow's encoder, and the baseline of perf/bench_codec.py.
+PNG_ENCODER_VARIABLE = "POLEWARP_PNG_ENCODER"
+
+
 def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions(), tiff_tags=None) -> int:
     """Write atomically (a temporary file in the same folder, then os.replace); returns bytes.
     ``tiff_tags``: {tag: (TIFF type, values)} added to a TIFF (the GeoTIFF tags).
@@ -350,16 +356,20 @@ def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions
     path = Path(path)
     fmt = output_format(path)
     check_storable(picture.mode, fmt)
-    image = to_image(picture)
-    check_output_path(path)
     arguments = encoder.save_arguments(fmt, picture)
     if picture.geometry is not None:
         arguments.update(save_arguments(fmt, picture.geometry, path))
     if tiff_tags:
         arguments["tiffinfo"] = _tiff_directory(tiff_tags)
+    own_png = fmt == "PNG" and pngwrite.takes(arguments) and os.environ.get(PNG_ENCODER_VARIABLE) != "pillow"
+    image = None if own_png else to_image(picture)
+    check_output_path(path)
     try:
         with atomic_output(path) as stream:
-            image.save(stream, format=fmt, **arguments)
+            if own_png:
+                pngwrite.save(stream, picture.pixels, picture.mode, picture.palette, arguments)
+            else:
+                image.save(stream, format=fmt, **arguments)
     except MemoryError:
         raise
     except OSError as err:
