@@ -118,6 +118,16 @@ def test_the_projection_menu_switches_and_zoom_follows(page):
     assert "--radius=72" in page.locator("#command").text_content()
 
 
+def test_the_graticule_menu_draws_and_the_command_says_so(page):
+    shown = page.evaluate("window.polewarp.framesShown")
+    page.select_option("#graticule", "30")
+    page.wait_for_function(f"window.polewarp.state.graticule === 30 && window.polewarp.framesShown > {shown}")
+    assert "--graticule=30" in page.locator("#command").text_content()
+    page.select_option("#graticule", "")
+    page.wait_for_function("window.polewarp.state.graticule === undefined")
+    assert "--graticule" not in page.locator("#command").text_content()
+
+
 def test_keys_turn_the_heading(page):
     page.locator("#map").focus()
     page.keyboard.press("ArrowLeft")

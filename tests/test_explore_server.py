@@ -1,6 +1,7 @@
 """polewarp explore's server over a real socket: routes, validation, Host/Origin, newest view wins,
 Save against `polewarp convert`, and a clean stop (threads, connections, the process's exit)."""
 
+import dataclasses
 import http.client
 import io
 import json
@@ -221,7 +222,7 @@ def run_convert(command: str, cwd):
 @pytest.mark.slow
 def test_save_writes_what_the_shown_command_writes(served, tmp_path):
     _, client, save_dir = served
-    view = {"to": "mollweide", "center": [12.5, -40.25], "heading": 30}
+    view = {"to": "mollweide", "center": [12.5, -40.25], "heading": 30, "graticule": 30}
     response, payload = client("POST", "/api/save", {"geometry": view, "size": [96]})
     saved = json.loads(payload)
     assert response.status == 200 and re.fullmatch(r"polewarp-mollweide-001\.png", saved["name"])
@@ -299,3 +300,23 @@ def test_the_page_ships_as_package_data():
     names = sorted(path.relative_to(static.parent).as_posix() for path in static.iterdir())
     assert names == ["static/explore.css", "static/explore.js", "static/index.html"]
     assert all(any(fnmatch.fnmatch(name, p) for p in patterns["polewarp.explore"]) for name in names)
+
+
+def test_an_input_carrying_its_geometry_starts_read_by_it(tmp_path, runner):
+    from polewarp.engine.imageio import read_image, write_image
+
+    from .conftest import make_map
+
+    globe = tmp_path / "globe.png"
+    Image.fromarray(make_map(64, 32)).save(tmp_path / "world.png")
+    picture = read_image(tmp_path / "world.png")
+    made = Geometry.of(to="orthographic", center=(40.0, -30.0), heading=0.0)
+    write_image(globe, dataclasses.replace(picture, geometry=made))
+    explorer = Explorer(Settings(input_path=globe, start=Geometry.of(to="equirectangular", heading=0.0),
+                                 input_options={}, graticule_color="red"))
+    start = explorer.start_info()["geometry"]
+    assert (start["from"], start["from_center"], start["from_heading"]) == ("orthographic", [40.0, -30.0], 0.0)
+    command = views.command_line(dataclasses.replace(explorer.start, graticule=30.0), None, graticule_color="red")
+    assert "--from=orthographic" in command and "--graticule=30" in command and "--graticule-color=red" in command
+    explorer.close()
+

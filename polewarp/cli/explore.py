@@ -26,7 +26,8 @@ log = logging.getLogger("polewarp")
 @click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
 @click.option("--save-dir", type=click.Path(file_okay=False, exists=True, writable=True), default=".",
               show_default=True, help="Folder that Save writes into (under names the server makes).")
-def explore(input_arg, fill, host, port, no_browser, save_dir, **options):
+@click.pass_context
+def explore(ctx, input_arg, fill, graticule_color, host, port, no_browser, save_dir, **options):
     """Explore views of INPUT (default: the embedded map) in the browser, live, until Ctrl-C.
 
     Drag to move the centre, shift-drag or the arrow keys to turn the heading, the wheel or +/- to
@@ -37,16 +38,16 @@ def explore(input_arg, fill, host, port, no_browser, save_dir, **options):
     from ..explore.server import LOOPBACK, serve
     from ..explore.session import Explorer, Settings
 
-    geometry, size = shared.take_geometry(options)
+    geometry, size, input_options = shared.take_read_geometry(ctx, options)
     input_path = Path(input_arg) if input_arg else default_map()
     check_regular_file(input_path)
     if host not in LOOPBACK:
         log.warning("explore: listening on %s: other machines can reach this server and write into %s",
                     host, save_dir)
-    settings = Settings(input_path=input_path, start=geometry, save_size=size,
+    settings = Settings(input_path=input_path, start=geometry, input_options=input_options, save_size=size,
                         shown_input=input_path.resolve() if input_arg else None, save_dir=Path(save_dir),
                         build=shared.take_build(options), cache=shared.take_cache(options), fill=fill,
-                        encoder=shared.take_encoder(options))
+                        graticule_color=graticule_color, encoder=shared.take_encoder(options))
 
     def ready(url: str) -> None:
         click.echo(f"polewarp explore: {url}  (Ctrl-C to stop)")

@@ -23,9 +23,10 @@ BACKEND = "threads"
 class Previewer:
     """Renders previews of one input picture; the blending methods' copy of it is made once."""
 
-    def __init__(self, picture, fill: str | None = None, workers: int | None = None):
+    def __init__(self, picture, fill: str | None = None, graticule_color: str | None = None,
+                 workers: int | None = None):
         self._pictures = {"nearest": picture}
-        self._fill = fill
+        self._fill, self._graticule_color = fill, graticule_color
         self.workers = workers or available_cpus()
 
     def picture(self, resample: str):
@@ -39,7 +40,7 @@ class Previewer:
         from ..engine.lut import build_lut
 
         lut = build_lut(spec, BACKEND, self.workers)
-        image = to_image(render(self.picture(spec.resample), lut, self._fill))
+        image = to_image(render(self.picture(spec.resample), lut, self._fill, self._graticule_color))
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGBA" if fmt == "webp" and "A" in image.mode else "RGB")
         stream = io.BytesIO()

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from ..engine.drag import solve_drag
+from ..engine.embedded import input_geometry
 from ..engine.errors import SpecError
 from ..engine.geometry import Geometry
 from ..engine.imageio import EncoderOptions, read_image
@@ -41,12 +42,14 @@ class Settings:
 
     input_path: Path
     start: Geometry = Geometry()
+    input_options: dict | None = None  # as ConvertRequest's: how the input's embedded geometry is read
     save_size: tuple[int, ...] | None = None  # Save's size unless the page gives one (None: the input's width)
     shown_input: Path | None = None  # the input as the command line names it (None: the embedded map)
     save_dir: Path = Path(".")
     build: BuildOptions = DEFAULT_BUILD
     cache: object = None  # a LutCache, or None
     fill: str | None = None
+    graticule_color: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     workers: int | None = None  # the previews' threads
 
@@ -58,13 +61,15 @@ class Explorer:
         self.settings = settings
         self.picture = read_image(settings.input_path)
         self.input_size = self.picture.size
-        self._previewer = Previewer(self.picture, settings.fill, settings.workers)
+        # the start view reads the input as convert would: by its embedded geometry, unless told
+        self.start = input_geometry(settings.start, self.picture.geometry, settings.input_options)
+        self._previewer = Previewer(self.picture, settings.fill, settings.graticule_color, settings.workers)
         self._save_lock = threading.Lock()
         self._mailbox = LatestOnly(self._render)
 
     def start_info(self) -> dict:
         """The page's start: the first view, the input's size, the menus' choices."""
-        return {"geometry": self.settings.start.to_dict(), "input_size": list(self.input_size),
+        return {"geometry": self.start.to_dict(), "input_size": list(self.input_size),
                 "save_size": list(self.settings.save_size or self.input_size[:1]),
                 "fields": list(views.FIELDS), **views.choices()}
 
@@ -72,7 +77,7 @@ class Explorer:
         """The frame of the view ``body`` asks for (a geometry, the page's box, optionally a drag
         from that geometry); None when a newer request replaced it or a drag left the map."""
         request = _object(body, "request", ("geometry", "box", "drag", "format"))
-        geometry = views.geometry_of(request.get("geometry"), self.settings.start)
+        geometry = views.geometry_of(request.get("geometry"), self.start)
         fmt = request.get("format", "jpeg")
         if fmt not in FORMATS:
             raise SpecError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}", param="format")
@@ -89,24 +94,26 @@ class Explorer:
 
     def _render(self, job) -> Frame:
         spec, fmt = job
-        command = views.command_line(spec.geometry, self.settings.shown_input)
+        command = views.command_line(spec.geometry, self.settings.shown_input,
+                                     graticule_color=self.settings.graticule_color)
         return Frame(self._previewer.frame(spec, fmt), FORMATS[fmt][1], spec.geometry, spec.output_size, command)
 
     def save(self, body) -> dict:
         """Render the view through the pipeline into the save folder: the name written, its size
         and the command that writes the same file."""
         request = _object(body, "request", ("geometry", "size"))
-        geometry = views.geometry_of(request.get("geometry"), self.settings.start)
+        geometry = views.geometry_of(request.get("geometry"), self.start)
         size = views.save_size(request.get("size"), self.settings.save_size or self.input_size[:1])
         geometry.spec(self.input_size, size)  # a bad size or geometry is refused before any work
         settings = self.settings
         with self._save_lock:  # one save at a time: the free name stays free until written
             name = self._free_name(geometry.to)
             target = settings.save_dir / name
-            request = ConvertRequest(settings.input_path, target, geometry, size, settings.fill, settings.encoder)
+            request = ConvertRequest(settings.input_path, target, geometry, size, fill=settings.fill,
+                                     graticule_color=settings.graticule_color, encoder=settings.encoder)
             lut, written = convert_file(request, settings.build, settings.cache)
         return {"name": name, "bytes": written, "size": list(lut.spec.output_size),
-                "command": views.command_line(geometry, settings.shown_input, size, name)}
+                "command": views.command_line(geometry, settings.shown_input, size, name, settings.graticule_color)}
 
     def _free_name(self, to: str) -> str:
         number = 1

@@ -13,14 +13,16 @@ import shlex
 from pathlib import Path
 
 from ..engine.errors import SpecError
-from ..engine.geometry import RESAMPLING, Geometry
+from ..engine.geometry import GRATICULES, RESAMPLING, Geometry
 from ..engine.projections import DEFAULT_MERCATOR_EXTENT, NAMES, projection
 
 MAX_PREVIEW_SIDE = 2048  # the preview's cap: one frame at most 2048 x 2048 pixels
 MIN_PREVIEW_SIDE = 16
 MAX_SAVE_SIDE = 16384  # a page may ask for a large map, not for one that exhausts memory
 MIN_ZOOM = 1.0  # degrees: the smallest extent the zoom offers (the ranges are open at 0)
-FIELDS = tuple(Geometry().to_dict())  # the geometry's names, as the command line spells them
+# the geometry's names, as the command line spells them (the graticules' are written only when set)
+FIELDS = tuple(Geometry().to_dict()) + GRATICULES
+GRATICULE_STEPS = (10, 15, 30)  # degrees: the page's menu (the command line takes any divisor of 360)
 _TEXT = {"to", "from", "resample"}
 _FLAGS = {"legacy"}
 _WHOLE = {"supersample"}
@@ -118,7 +120,7 @@ def catalogue() -> list[dict]:
 
 
 def choices() -> dict:
-    return {"projections": catalogue(), "resample": list(RESAMPLING)}
+    return {"projections": catalogue(), "resample": list(RESAMPLING), "graticule": list(GRATICULE_STEPS)}
 
 
 def _number(value: float) -> str:
@@ -135,15 +137,18 @@ def _option_words(name: str, value) -> list[str]:
     return [f"{flag}={value if isinstance(value, (str, int)) else _number(value)}"]
 
 
-def command_line(geometry: Geometry, input_path: Path | None, size=None, output: str | None = None) -> str:
+def command_line(geometry: Geometry, input_path: Path | None, size=None, output: str | None = None,
+                 graticule_color: str | None = None) -> str:
     """The `polewarp convert` command that renders ``geometry`` from ``input_path`` (None: the
     embedded map) at ``size``: every field that differs from a plain view of its projections."""
     default = Geometry().to_dict()  # the command line's defaults
     plain = Geometry.of(to=geometry.to, from_=geometry.from_).to_dict()  # what --to and --from alone give
     words = ["polewarp", "convert"] + ([str(input_path)] if input_path is not None else [])
     for name, value in geometry.to_dict().items():
-        if value != (default if name in ("to", "from") else plain)[name]:
+        if value != (default if name in ("to", "from") else plain).get(name):
             words += _option_words(name, value)
+    if graticule_color is not None and (geometry.graticule or geometry.graticule_rotated):
+        words.append(f"--graticule-color={graticule_color}")
     if size is not None:
         words.append("--size=" + "x".join(str(side) for side in size))
     if output is not None:

@@ -76,6 +76,7 @@ function showControls() {
   const state = polewarp.state, zoom = zoomOf(state.to);
   $("projection").value = state.to;
   $("resample").value = state.resample;
+  $("graticule").value = state.graticule ?? "";
   $("heading").textContent = `${+state.heading.toFixed(2)}°`;
   $("extent").textContent = zoom ? `${+(state[zoom.option] ?? zoom.default).toFixed(2)}°` : "–";
   $("zoom-in").disabled = $("zoom-out").disabled = !zoom;
@@ -152,6 +153,7 @@ $("heading-right").onclick = () => turn(-HEADING_STEP);
 $("zoom-in").onclick = () => zoom(1 / ZOOM_STEP);
 $("zoom-out").onclick = () => zoom(ZOOM_STEP);
 $("projection").onchange = (event) => change({to: event.target.value, lat_limit: null, lat_ts: null, radius: null});
+$("graticule").onchange = (event) => change({graticule: event.target.value ? Number(event.target.value) : null});
 $("resample").onchange = (event) => {
   const resample = event.target.value;
   change({resample, supersample: resample === "average" ? polewarp.state.supersample : null});
@@ -200,6 +202,8 @@ async function begin() {
   start = await (await fetch("/api/start")).json();
   for (const entry of start.projections) $("projection").add(new Option(entry.name, entry.name));
   for (const name of start.resample) $("resample").add(new Option(name, name));
+  $("graticule").add(new Option("off", ""));
+  for (const step of start.graticule) $("graticule").add(new Option(`${step}°`, String(step)));
   $("save-size").placeholder = `${start.input_size[0]} (W or WxH)`;
   polewarp.state = start.geometry;
   change({});
