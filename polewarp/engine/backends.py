@@ -86,8 +86,12 @@ class LutBuilder:
         self.fill = None
         self.rows_per_task = None  # of the last build, for the LUT's origin
 
-    def start(self) -> LutBuilder:
-        """Load the kernels (the forked workers inherit them) and start the backend's workers."""
+    def start(self, ready: bool = True) -> LutBuilder:
+        """Load the kernels (the forked workers inherit them) and start the backend's workers.
+
+        ``ready``: wait until every pool worker is up (the profiler times that apart); a
+        one-shot build sends its blocks at once instead, the workers taking them as they come up.
+        """
         if self.fill is not None:
             return self
         with signals.kept_as_interruption():  # numba's import and kernel loading
@@ -100,9 +104,11 @@ class LutBuilder:
 
         with contextlib.ExitStack() as stack:
             if self.backend == "processes":
-                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype))
+                # The workers allocate the rows they fill: in parallel, not here first.
+                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype, reserve=False))
                 self._pool = stack.enter_context(RowPool(self._shared, self.fill, self.workers))
-                self._pool.start()
+                if ready:
+                    self._pool.start()
             elif self.backend == "threads":
                 self._threads = stack.enter_context(ThreadPoolExecutor(max_workers=self.workers))
             elif self.backend == "prange":
@@ -113,12 +119,16 @@ class LutBuilder:
     def build(self, rows_per_task: int | None = None, progress=None, last: bool = False) -> np.ndarray:
         """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``.
 
-        ``last``: no build follows, so the process pool's segment may be handed over as the
-        result instead of copied (the builder must be closed next).
+        ``last``: no build follows, so the process pool's segment is handed over as the result
+        instead of copied, and its workers are ended without waiting for them (the builder must
+        be closed next).
         """
         array = self._fill(rows_per_task, progress, fresh=True)
-        if self.backend == "processes":
-            array = self._shared.detach() if last else array.copy()
+        if self.backend == "processes" and last:
+            array = self._shared.detach()
+            self._pool.close(background=True)
+        elif self.backend == "processes":
+            array = array.copy()
         return self._regroup(array) if self.spec.resample == "average" else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
