@@ -20,8 +20,6 @@ from .errors import SpecError
 from .geometry import GeometrySpec
 from .lut import RowFill, lut_layout
 
-# Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
-POOL_MIN_PIXELS = 3_000_000
 # A task should be large enough to dwarf its ~20 us dispatch cost...
 MIN_TASK_PIXELS = 65_536
 # ...and each worker should get several tasks so that uneven rows even out.
@@ -58,13 +56,13 @@ def _check_parallelism(backend: str, workers: int | None) -> int:
     return workers
 
 
-def choose_backend(spec: GeometrySpec, workers: int) -> str:
-    """``auto``: the process pool for large builds, threads in this process for small ones
-    (a pool's start costs more than it saves there), serial with one worker."""
-    height, width = spec.output_shape
-    if workers == 1:
-        return "serial"
-    return "processes" if height * width >= POOL_MIN_PIXELS else "threads"
+def choose_backend(workers: int) -> str:
+    """``auto``, for the one-shot builds it serves (a pool kept for several builds is the
+    profiler's, which names its backends): threads, within 1.1x of the fastest backend from
+    0.5 to 33 Mpx in perf/RESULTS.md, where a process pool's start and its segment's page
+    faults cost more than they save; prange, as fast, would compile a kernel of its own on a
+    first run. Serial with one worker."""
+    return "serial" if workers == 1 else "threads"
 
 
 class LutBuilder:
@@ -76,7 +74,7 @@ class LutBuilder:
 
     def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None):
         self.workers = _check_parallelism(backend, workers)
-        self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
+        self.backend = choose_backend(self.workers) if backend == "auto" else backend
         self.spec = spec
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
         self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
