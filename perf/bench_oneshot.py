@@ -35,7 +35,7 @@ def bench_size(size, workers, repeat):
     times = measure_interleaved({b: one_shot(spec, b, workers) for b in BACKENDS}, repeat)
     fastest = min(median for name, (median, _, _) in times.items() if name != "auto")
     cells = [f"{times[b][0] * 1000:.1f} (x{times[b][0] / fastest:.2f})" for b in BACKENDS]
-    pick = choose_backend(workers)
+    pick = choose_backend(spec, workers)
     print(f"| {size[0]}x{size[1]} | {size[0] * size[1] / 1e6:.1f} | " + " | ".join(cells) + f" | {pick} |",
           flush=True)
     return times

@@ -20,6 +20,9 @@ from .errors import SpecError
 from .geometry import GeometrySpec
 from .lut import RowFill, lut_layout
 
+# Below this many output pixels (a build of a few ms) starting threads saves too little: serial
+# was within 1.1x of the fastest backend at 0.5 Mpx in every run, threads not (perf/RESULTS.md).
+THREADS_MIN_PIXELS = 1_000_000
 # A task should be large enough to dwarf its ~20 us dispatch cost...
 MIN_TASK_PIXELS = 65_536
 # ...and each worker should get several tasks so that uneven rows even out.
@@ -56,13 +59,14 @@ def _check_parallelism(backend: str, workers: int | None) -> int:
     return workers
 
 
-def choose_backend(workers: int) -> str:
+def choose_backend(spec: GeometrySpec, workers: int) -> str:
     """``auto``, for the one-shot builds it serves (a pool kept for several builds is the
-    profiler's, which names its backends): threads, within 1.1x of the fastest backend from
-    0.5 to 33 Mpx in perf/RESULTS.md, where a process pool's start and its segment's page
-    faults cost more than they save; prange, as fast, would compile a kernel of its own on a
-    first run. Serial with one worker."""
-    return "serial" if workers == 1 else "threads"
+    profiler's, which names its backends): by perf/RESULTS.md's one-shot table, threads from
+    THREADS_MIN_PIXELS (within 1.1x of the fastest backend at 2, 8 and 33 Mpx: a process pool's
+    start and its segment's page faults cost more than they save, and prange, as fast, compiles
+    a kernel of its own on a first run), serial below it and with one worker."""
+    height, width = spec.output_shape
+    return "threads" if workers > 1 and height * width >= THREADS_MIN_PIXELS else "serial"
 
 
 class LutBuilder:
@@ -74,7 +78,7 @@ class LutBuilder:
 
     def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None):
         self.workers = _check_parallelism(backend, workers)
-        self.backend = choose_backend(self.workers) if backend == "auto" else backend
+        self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
         self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
