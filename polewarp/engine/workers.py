@@ -51,7 +51,7 @@ class SharedArrayHandle:
     """What a worker needs to attach to the parent's array: small and picklable.
 
     ``reserved``: the segment's memory is allocated already; else each worker allocates the
-    rows it fills (``WorkerArray.reserve``).
+    rows it fills (``_row_reserver``).
     """
 
     name: str
