@@ -386,3 +386,14 @@ def test_a_signal_while_a_segment_is_made_leaves_none(polewarp_signals, monkeypa
         SharedArray((1000,), np.uint8)
     # Unlinked now, not when the traceback (which the CLI keeps until it exits) is freed.
     assert raised.traceback and not list(SEGMENT_DIR.glob(f"*{LOCKED_PREFIX}{os.getpid()}_*"))
+
+
+def test_a_worker_meeting_a_full_shared_memory_fails_in_one_line(monkeypatch):
+    from polewarp import GeometrySpec, build_lut
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full)  # the forked workers inherit it: they reserve their rows
+    with pytest.raises(PolewarpError, match=r"not enough shared memory in /dev/shm: the LUT needs 2\.0 MiB"):
+        build_lut(GeometrySpec((64, 32), (1024, 512)), "processes", 2)

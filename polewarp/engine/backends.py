@@ -20,8 +20,9 @@ from .errors import SpecError
 from .geometry import GeometrySpec
 from .lut import RowFill, graticule_layout, lut_layout
 
-# Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
-POOL_MIN_PIXELS = 3_000_000
+# Below this many output pixels (a build of a few ms) starting threads saves too little: serial
+# was within 1.1x of the fastest backend at 0.5 Mpx in every run, threads not (perf/RESULTS.md).
+THREADS_MIN_PIXELS = 1_000_000
 # A task should be large enough to dwarf its ~20 us dispatch cost...
 MIN_TASK_PIXELS = 65_536
 # ...and each worker should get several tasks so that uneven rows even out.
@@ -59,12 +60,13 @@ def _check_parallelism(backend: str, workers: int | None) -> int:
 
 
 def choose_backend(spec: GeometrySpec, workers: int) -> str:
-    """``auto``: the process pool for large builds, threads in this process for small ones
-    (a pool's start costs more than it saves there), serial with one worker."""
+    """``auto``, for the one-shot builds it serves (a pool kept for several builds is the
+    profiler's, which names its backends): by perf/RESULTS.md's one-shot table, threads from
+    THREADS_MIN_PIXELS (within 1.1x of the fastest backend at 2, 8 and 33 Mpx: a process pool's
+    start and its segment's page faults cost more than they save, and prange, as fast, compiles
+    a kernel of its own on a first run), serial below it and with one worker."""
     height, width = spec.output_shape
-    if workers == 1:
-        return "serial"
-    return "processes" if height * width >= POOL_MIN_PIXELS else "threads"
+    return "threads" if workers > 1 and height * width >= THREADS_MIN_PIXELS else "serial"
 
 
 class LutBuilder:
@@ -89,8 +91,12 @@ class LutBuilder:
         self.fill = None
         self.rows_per_task = None  # of the last build, for the LUT's origin
 
-    def start(self) -> LutBuilder:
-        """Load the kernels (the forked workers inherit them) and start the backend's workers."""
+    def start(self, ready: bool = True) -> LutBuilder:
+        """Load the kernels (the forked workers inherit them) and start the backend's workers.
+
+        ``ready``: wait until every pool worker is up (the profiler times that apart); a
+        one-shot build sends its blocks at once instead, the workers taking them as they come up.
+        """
         if self.fill is not None:
             return self
         with signals.kept_as_interruption():  # numba's import and kernel loading
@@ -108,9 +114,11 @@ class LutBuilder:
 
         with contextlib.ExitStack() as stack:
             if self.backend == "processes":
-                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype))
+                # The workers allocate the rows they fill: in parallel, not here first.
+                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype, reserve=False))
                 self._pool = stack.enter_context(RowPool(self._shared, self.fill, self.workers))
-                self._pool.start()
+                if ready:
+                    self._pool.start()
             elif self.backend == "threads":
                 self._threads = stack.enter_context(ThreadPoolExecutor(max_workers=self.workers))
             elif self.backend == "prange":
@@ -121,12 +129,16 @@ class LutBuilder:
     def build(self, rows_per_task: int | None = None, progress=None, last: bool = False) -> np.ndarray:
         """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``.
 
-        ``last``: no build follows, so the process pool's segment may be handed over as the
-        result instead of copied (the builder must be closed next).
+        ``last``: no build follows, so the process pool's segment is handed over as the result
+        instead of copied, and its workers are ended without waiting for them (the builder must
+        be closed next).
         """
         array = self._fill(rows_per_task, progress, fresh=True)
-        if self.backend == "processes":
-            array = self._shared.detach() if last else array.copy()
+        if self.backend == "processes" and last:
+            array = self._shared.detach()
+            self._pool.close(background=True)
+        elif self.backend == "processes":
+            array = array.copy()
         return self._regroup(array) if self.fill_spec is not self.spec else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:

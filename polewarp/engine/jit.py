@@ -15,6 +15,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
 
+from .compiling import announce_compiles  # noqa: E402
+
+announce_compiles()
+
 ngjit = numba.njit(nogil=True, cache=True)
 ngjit_parallel = numba.njit(nogil=True, cache=True, parallel=True)
 ngjit_inline = numba.njit(nogil=True, cache=True, inline="always")  # the caller's constants fold in

@@ -5,6 +5,7 @@ build_lut is the front door; the backends that fill the rows live in ``backends`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -207,7 +208,8 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     """
     from .backends import LutBuilder
 
-    with LutBuilder(spec, backend, workers) as builder:
+    builder = LutBuilder(spec, backend, workers)
+    with contextlib.closing(builder.start(ready=False)):
         array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)
     mask = None
