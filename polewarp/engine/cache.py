@@ -36,7 +36,9 @@ from .lut import Lut, graticule_layout, lut_layout
 
 log = logging.getLogger("polewarp")
 
-FORMAT_VERSION = 2  # 1 knew two projections and no input aspect
+# 1 knew two projections and no input aspect; 2 entries may hold LUTs that kernels loaded from
+# numba's cache filled wrongly (two kernels under one symbol, see jit.named_after): rebuilt
+FORMAT_VERSION = 3
 MAGIC = b"PWLUT\r\n\x1a"
 PREAMBLE = struct.Struct("<8sIII")  # magic, format version, JSON header length, crc32
 CRC_OFFSET = 16

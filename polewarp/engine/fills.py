@@ -17,7 +17,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from . import kernels, projections
-from .jit import SOURCE_FINGERPRINT, ngjit_parallel, ngjit_vector, ngjit_vector_inline
+from .jit import SOURCE_FINGERPRINT, named_after, ngjit_parallel, ngjit_vector, ngjit_vector_inline
 
 
 def _formula(number: int, kind: str):
@@ -72,6 +72,7 @@ def forward_points(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def project(lam, phi, p, xs, ys):
         assert stamp
         for i in range(lam.shape[0]):
@@ -89,6 +90,7 @@ def inverse_points(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def unproject(xs, ys, p, vectors):
         assert stamp
         for i in range(xs.shape[0]):
@@ -135,6 +137,7 @@ def pair_fill(out_number: int, in_number: int, kind: int, wraps: bool):
     quantiser_key = 2 * (kind == kernels.BILINEAR) + wraps
 
     @ngjit_vector
+    @named_after(out_number, in_number, kind, wraps)
     def fill(lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
         assert stamp
         width = lut.shape[1]
@@ -168,6 +171,7 @@ def pair_fill_blocks(out_number: int, in_number: int, kind: int, wraps: bool):
     wraps = int(wraps)  # a compile-time constant for _pair
 
     @ngjit_parallel
+    @named_after(out_number, in_number, kind, wraps)
     def fill_blocks(lut, starts, stops, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
         assert stamp
         for i in numba.prange(starts.shape[0]):
@@ -221,6 +225,7 @@ def plane_row_kernel(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def plane_row(y, columns, frame, p, wx, wy, wz, norms):
         assert stamp
         _plane_row(number, y, columns, frame, p, wx, wy, wz, norms)
@@ -234,6 +239,7 @@ def input_row_kernel(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def input_row(wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
         assert stamp
         _input_row(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys)

@@ -31,7 +31,7 @@ from numba.extending import overload
 
 from .fills import _literal, inverse, unproject
 from .geometry import GeometrySpec, aspect_frame
-from .jit import SOURCE_FINGERPRINT, ngjit_parallel, ngjit_vector, ngjit_vector_inline
+from .jit import SOURCE_FINGERPRINT, named_after, ngjit_parallel, ngjit_vector, ngjit_vector_inline
 from .projections import number
 
 CYLINDER = -1  # every cylindrical output: corners from a column and a row table
@@ -245,6 +245,7 @@ def graticule_fill(key: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(key)
     def fill(mask, r0, r1, columns, rows, frame, p, sines, meridians, own_sines, own_meridians):
         assert stamp
         above = np.empty((2, TERMS, mask.shape[1] + 1))  # the terms of each grid (geographic, own)
@@ -284,6 +285,7 @@ def graticule_fill_blocks(key: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_parallel
+    @named_after(key)
     def fill_blocks(mask, starts, stops, columns, rows, frame, p, sines, meridians, own_sines, own_meridians):
         assert stamp
         for i in numba.prange(starts.shape[0]):

@@ -43,3 +43,19 @@ def _fingerprint() -> str:
 
 
 SOURCE_FINGERPRINT = _fingerprint()
+
+
+def named_after(*key):
+    """Rename a factory's kernel after its ``key`` before it is jitted. numba names compiled code
+    by the function's qualified name and a per-process counter, so two closures of one factory
+    compiled in different processes can share a symbol; loaded from the cache into one process,
+    a caller then links to whichever came first (a wrong LUT, seen with two projections' stages).
+    With the key in the name, no two kernels share a symbol."""
+    suffix = "_".join(str(part).replace("-", "m") for part in key)
+
+    def rename(function):
+        function.__name__ = f"{function.__name__}_{suffix}"
+        function.__qualname__ = f"{function.__qualname__}_{suffix}"
+        return function
+
+    return rename
