@@ -65,6 +65,8 @@ def page(browser, map_file, tmp_path):
     loop.start()
     context = browser.new_context(viewport=VIEWPORT, bypass_csp=True)  # Playwright evaluates strings
     page = context.new_page()
+    # the signals waited for come after numba compiles a kernel, on a first run: minutes on a loaded CI
+    page.set_default_timeout(180_000)
     errors = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(server.url)
