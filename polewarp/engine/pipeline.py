@@ -18,7 +18,6 @@ from .imageio import (
     fill_color,
     for_blending,
     output_format,
-    read_image,
     write_image,
 )
 
@@ -87,13 +86,26 @@ def check_paths(input_path: Path, output_path: Path) -> None:
 
 
 def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, cache=None,
-                 watch: Stopwatch | None = None, progress=None):
-    """Convert one file; returns (the LUT used, bytes written)."""
+                 watch: Stopwatch | None = None, progress=None, budget: int | None | str = "default",
+                 bands_progress=None, band_rows: int | None = None):
+    """Convert one file; returns (the LUT used, bytes written).
+
+    ``budget``: bytes of memory (None: no limit; by default half the memory available); an
+    output the in-memory path would take more for is made in bands (``bands``) of ``band_rows``
+    rows (default: from the budget), ``bands_progress(rows done, rows)`` after each."""
+    from . import bands
+    from .mapped import read_input
+
     watch = watch or Stopwatch()
     check_paths(request.input_path, request.output_path)
     fmt = output_format(request.output_path)
+    if request.lut_file is None:
+        budget = bands.memory_budget() if budget == "default" else budget
+        plan, mapped = bands.plan_convert(request, fmt, budget, band_rows)
+        if plan is not None and (plan.huge or band_rows is not None):
+            return bands.convert_banded(request, fmt, plan, mapped, build, cache, watch, bands_progress)
     with watch.phase("read"):
-        picture = read_image(request.input_path, request.max_pixels)
+        picture = read_input(request.input_path, request.max_pixels)
     with watch.phase("lut"):
         if request.lut_file is not None:
             from .lutfile import load_lut

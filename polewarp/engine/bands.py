@@ -1,0 +1,265 @@
+"""The banded pipeline for huge maps: the output made and written a band of rows at a time.
+
+Memory: the input (read into memory, or memory-mapped) plus O(band), never the whole LUT or
+the whole output. Per band the LUT's rows are filled (the workers fill the band's rows of one
+shared segment, reused for every band) or read from a memory-mapped cache entry, the gather
+writes the band's pixels, and a streaming writer (``streams``) puts them on disk. The band
+height follows from a memory budget; an output is huge when the in-memory path would pass it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from . import signals
+from .errors import SpecError
+from .gather import RowGather, choose_gather
+from .geometry import GeometrySpec
+from .imageio import ALPHA_MODES, fill_color, read_image
+from .lut import Lut, lut_layout
+from .mapped import map_input
+from .streams import STREAMING, check_streamable, strip_rows, write_bands
+
+log = logging.getLogger("polewarp")
+
+# Bigger bands gain nothing (a band costs a pool dispatch and a gather call: milliseconds) and
+# cost memory; smaller ones than the floor would make a huge map in tens of thousands of bands.
+MAX_BAND_BYTES = 512 * 2**20
+MIN_BAND_BYTES = 64 * 2**20
+# Pillow encodes these whole, within these sides; they cannot stream.
+SIDE_LIMITS = {"JPEG": 65535, "WEBP": 16383}
+# Bytes a pixel takes in each mode, to size an input from its header before decoding it.
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "I;16": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "I": 4, "F": 4}
+
+
+def available_memory() -> int:
+    """The memory the system can give without swapping: MemAvailable on Linux, else free pages."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_budget(option: str | None = None) -> int | None:
+    """--max-memory in bytes (None: no budget, never banded); by default half the memory
+    available now."""
+    if option is None:
+        return available_memory() // 2
+    from .cache import parse_size
+
+    return parse_size(option, "--max-memory")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How one conversion runs: the bytes the in-memory path would take against the budget,
+    and for a huge output the band height."""
+
+    spec: GeometrySpec
+    input_bytes: int
+    in_memory: int
+    budget: int | None
+    band_rows: int
+
+    @property
+    def huge(self) -> bool:
+        return self.budget is not None and self.in_memory > self.budget
+
+
+def _pixel_bytes(mode: str, resample: str) -> int:
+    """An input pixel's bytes once prepared: the blends take palette and 1-bit images as RGB(A) or L."""
+    if resample != "nearest" and mode == "P":
+        return 4
+    return MODE_BYTES.get(mode, 4)
+
+
+def lut_row_bytes(spec: GeometrySpec) -> int:
+    """The bytes of one output row of the LUT while it is made: an average LUT's rows are
+    filled on the finer grid, then regrouped (twice its bytes)."""
+    shape, dtype = lut_layout(spec)
+    return math.prod(shape[1:]) * dtype.itemsize * (2 if spec.resample == "average" else 1)
+
+
+def make_plan(spec: GeometrySpec, input_bytes: int, pixel_bytes: int, budget: int | None,
+              band_rows: int | None = None) -> Plan:
+    """The in-memory path holds the input (and the blends' padded copy of it), the whole LUT and
+    the output twice (the gather's and the encoder's copy); the banded one the input and, per
+    output row of a band, its LUT row and its pixels."""
+    height, width = spec.output_shape
+    source = input_bytes * (2 if spec.resample != "nearest" else 1)
+    out_row = width * pixel_bytes
+    per_row = lut_row_bytes(spec) + out_row
+    in_memory = source + height * (lut_row_bytes(spec) + 2 * out_row)
+    if band_rows is None:
+        spare = min(MAX_BAND_BYTES, max(MIN_BAND_BYTES, (budget or 0) - source))
+        band_rows = spare // per_row
+    band_rows = max(1, min(height, int(band_rows)))
+    return Plan(spec, input_bytes, in_memory, budget, band_rows)
+
+
+def check_sides(spec: GeometrySpec, fmt: str) -> None:
+    """A side beyond what JPEG or WebP can hold is a usage error naming the formats that stream."""
+    limit = SIDE_LIMITS.get(fmt)
+    if limit is not None and max(spec.output_size) > limit:
+        raise SpecError(f"{fmt} holds sides of at most {limit} px, not {spec.output_size[0]}x{spec.output_size[1]}: "
+                        f"write {' or '.join(f.lower() for f in STREAMING)}, which stream")
+
+
+def _probe(path, max_pixels: int, resample: str):
+    """(mapped picture or None, (width, height), bytes a pixel) from the header alone."""
+    mapped = map_input(path)
+    if mapped is not None:
+        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+    from PIL import Image
+
+    from .imageio import probe_size
+
+    size = probe_size(path)
+    if size is None:
+        return None, None, 0
+    with Image.open(path) as image:
+        return None, size, _pixel_bytes(image.mode, resample)
+
+
+def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = None):
+    """The plan of one conversion and its mapped input (or None), from the input's header;
+    None when the header says nothing (the in-memory path reports the file)."""
+    mapped, size, pixel_bytes = _probe(request.input_path, request.max_pixels, request.geometry.resample)
+    if size is None:
+        return None, None
+    spec = request.geometry.spec(size, request.size)
+    check_sides(spec, fmt)
+    plan = make_plan(spec, size[0] * size[1] * pixel_bytes, pixel_bytes, budget, band_rows)
+    log.debug("memory budget %s: the in-memory path takes about %s%s", _bytes(budget), _bytes(plan.in_memory),
+              f"; banded, {plan.band_rows} rows a band" if plan.huge else "")
+    return plan, mapped
+
+
+def _bytes(count: int | None) -> str:
+    return "none" if count is None else f"{count / 2**30:.2f} GiB"
+
+
+class LutRows:
+    """A LUT a band at a time: read from a cache entry (memory-mapped, each band's rows paged in
+    as they are read) or filled by a band builder, and then stored in the cache as it comes,
+    when the entry fits under the cache's cap."""
+
+    def __init__(self, spec: GeometrySpec, build, cache, band_rows: int):
+        self.spec, self.build, self.cache, self.band_rows = spec, build, cache, band_rows
+        self._resources = contextlib.ExitStack()
+        self.array = self.builder = self.entry = None
+        self.origin = ""
+
+    def __enter__(self) -> LutRows:
+        hit = self.cache.load(self.spec) if self.cache is not None else None
+        if hit is not None:
+            self.array, self.origin = hit.array, hit.origin
+            return self
+        from .backends import LutBuilder
+
+        with contextlib.ExitStack() as stack:
+            self.builder = stack.enter_context(
+                LutBuilder(self.spec, self.build.backend, self.build.workers, self.band_rows))
+            if self.cache is not None:
+                self.entry = self.cache.writer(self.spec)
+                if self.entry is not None:
+                    stack.callback(self._abort_entry)
+            self._resources = stack.pop_all()
+        self.origin = f"built by bands ({self.builder.backend}, {self.builder.workers} workers)"
+        return self
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """The LUT's rows [r0, r1): a view of the entry, or of the builder's band."""
+        if self.array is not None:
+            return self.array[r0:r1]
+        table = self.builder.fill_band(r0, r1, self.build.rows_per_task)
+        if self.entry is not None:
+            self.entry.write(table)
+        return table
+
+    def finish(self) -> None:
+        """Every band is done: seal the cache entry being written."""
+        if self.entry is not None:
+            entry, self.entry = self.entry, None
+            with signals.deferred():
+                entry.commit()
+
+    def _abort_entry(self) -> None:
+        if self.entry is not None:
+            self.entry.abort()
+
+    def __exit__(self, *exc):
+        self._resources.close()
+
+
+def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, progress=None):
+    """Convert one huge map band by band; returns (a Lut of no rows: the LUT was never whole,
+    bytes written). ``progress(rows done, rows)`` after each band."""
+    from .pipeline import prepare
+
+    if fmt not in STREAMING:
+        width, height = plan.spec.output_size
+        raise SpecError(f"a {width}x{height} output takes about {_bytes(plan.in_memory)} in memory as {fmt}, "
+                        f"over --max-memory {_bytes(plan.budget)}: write "
+                        f"{' or '.join(f.lower() for f in STREAMING)}, which stream")
+    with watch.phase("read"):
+        picture = _read(request, mapped, plan)
+    picture = prepare(picture, plan.spec.resample)
+    check_streamable(picture.mode, fmt)
+    height, width = plan.spec.output_shape
+    channels = picture.pixels.shape[2]
+    row_bytes = width * channels * picture.pixels.dtype.itemsize
+    band_rows = plan.band_rows
+    if fmt == "TIFF" and band_rows > 1:  # whole strips a band (strip_rows divides it)
+        band_rows -= band_rows % strip_rows(row_bytes, band_rows)
+    spent = {"lut": 0.0, "gather": 0.0}
+    start = time.perf_counter()
+    with LutRows(plan.spec, build, cache, band_rows) as lut:
+        gather = RowGather(plan.spec, picture.pixels, fill_color(request.fill, picture),
+                           choose_gather("auto", height * width), picture.mode in ALPHA_MODES, checked=True)
+        buffer = np.empty((band_rows, width, channels), picture.pixels.dtype)
+
+        def bands():
+            for r0 in range(0, height, band_rows):
+                r1 = min(r0 + band_rows, height)
+                tick = time.perf_counter()
+                table = lut.rows(r0, r1)
+                spent["lut"] += time.perf_counter() - tick
+                tick = time.perf_counter()
+                gather(table, buffer[:r1 - r0])
+                spent["gather"] += time.perf_counter() - tick
+                yield buffer[:r1 - r0]
+                if progress is not None:
+                    progress(r1, height)
+
+        size = write_bands(request.output_path, fmt, picture, plan.spec.output_size, bands(), band_rows,
+                           request.encoder)
+        lut.finish()
+    for name, seconds in spent.items():
+        watch.phases[name] = watch.phases.get(name, 0.0) + seconds
+    watch.phases["write"] = time.perf_counter() - start - sum(spent.values())
+    shape, dtype = lut_layout(plan.spec)
+    origin = f"{lut.origin}; {math.ceil(height / band_rows)} bands of {band_rows} rows"
+    return Lut(np.empty((0,) + shape[1:], dtype), plan.spec, origin, checked=True), size
+
+
+def _read(request, mapped, plan: Plan):
+    """The input: a mapped one read into memory when it fits the budget (faster to gather from
+    than page faults), else left mapped; any other decoded by Pillow."""
+    if mapped is None:
+        return read_image(request.input_path, request.max_pixels)
+    if plan.budget is not None and mapped.pixels.nbytes <= plan.budget:
+        return mapped.with_pixels(np.array(mapped.pixels))
+    log.debug("%s: memory-mapped, not read (%s, over the budget)", request.input_path, _bytes(mapped.pixels.nbytes))
+    return mapped
