@@ -21,10 +21,12 @@ from .options import (
     cache_options,
     encoder_options,
     geometry_options,
+    memory_opt,
     take_build,
     take_cache,
     take_encoder,
     take_geometry,
+    take_memory,
 )
 
 
@@ -84,6 +86,7 @@ def failure_lines(result, debug: bool) -> str:
 @build_options_with("Worker processes converting the images [the cores available]; the LUT is built "
                     "with the default, and --scheduler converts on the cluster's workers instead.")
 @cache_options
+@memory_opt
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
@@ -98,6 +101,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
     settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
     build = take_build(options)
     cache = take_cache(options)
+    budget = take_memory(options)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)
     if dry_run:
         for item in items:
@@ -128,7 +132,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
                 results = run_batch_dask(client, items, settings, lut_transfer, build, cache, fail_fast, progress,
                                          notes.append)
         else:
-            results = run_batch(items, settings, workers, build, cache, fail_fast, progress, notes.append)
+            results = run_batch(items, settings, workers, build, cache, fail_fast, progress, notes.append, budget)
     if timing:
         for note in notes:
             click.echo(note, err=True)

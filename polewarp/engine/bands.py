@@ -22,17 +22,19 @@ from . import signals
 from .errors import SpecError
 from .gather import RowGather, choose_gather
 from .geometry import GeometrySpec
-from .imageio import ALPHA_MODES, fill_color, read_image
+from .imageio import ALPHA_MODES, EXTENSIONS, fill_color, read_image
 from .lut import Lut, lut_layout
 from .mapped import map_input
 from .streams import STREAMING, check_streamable, strip_rows, write_bands
 
 log = logging.getLogger("polewarp")
+STREAMED = " or ".join(EXTENSIONS[fmt] for fmt in STREAMING)  # for messages
 
 # Bigger bands gain nothing (a band costs a pool dispatch and a gather call: milliseconds) and
 # cost memory; smaller ones than the floor would make a huge map in tens of thousands of bands.
 MAX_BAND_BYTES = 512 * 2**20
 MIN_BAND_BYTES = 64 * 2**20
+SIZE_UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # Pillow encodes these whole, within these sides; they cannot stream.
 SIDE_LIMITS = {"JPEG": 65535, "WEBP": 16383}
 # Bytes a pixel takes in each mode, to size an input from its header before decoding it.
@@ -113,7 +115,7 @@ def check_sides(spec: GeometrySpec, fmt: str) -> None:
     limit = SIDE_LIMITS.get(fmt)
     if limit is not None and max(spec.output_size) > limit:
         raise SpecError(f"{fmt} holds sides of at most {limit} px, not {spec.output_size[0]}x{spec.output_size[1]}: "
-                        f"write {' or '.join(f.lower() for f in STREAMING)}, which stream")
+                        f"write {STREAMED}, which stream")
 
 
 def _probe(path, max_pixels: int, resample: str):
@@ -147,7 +149,11 @@ def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = 
 
 
 def _bytes(count: int | None) -> str:
-    return "none" if count is None else f"{count / 2**30:.2f} GiB"
+    """Bytes in words: 3.7 GiB, 512.0 MiB, 12.0 KiB."""
+    if count is None:
+        return "none"
+    unit = next(u for u in ("GiB", "MiB", "KiB", "B") if count >= SIZE_UNITS[u] or u == "B")
+    return f"{count / SIZE_UNITS[unit]:.1f} {unit}"
 
 
 class LutRows:
@@ -212,7 +218,7 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
         width, height = plan.spec.output_size
         raise SpecError(f"a {width}x{height} output takes about {_bytes(plan.in_memory)} in memory as {fmt}, "
                         f"over --max-memory {_bytes(plan.budget)}: write "
-                        f"{' or '.join(f.lower() for f in STREAMING)}, which stream")
+                        f"{STREAMED}, which stream")
     with watch.phase("read"):
         picture = _read(request, mapped, plan)
     picture = prepare(picture, plan.spec.resample)
@@ -263,3 +269,51 @@ def _read(request, mapped, plan: Plan):
         return mapped.with_pixels(np.array(mapped.pixels))
     log.debug("%s: memory-mapped, not read (%s, over the budget)", request.input_path, _bytes(mapped.pixels.nbytes))
     return mapped
+
+
+def split_huge(items, settings, budget: int | None) -> tuple[list, list]:
+    """A batch's items as (huge ones, the others): huge images are converted one at a time in
+    bands, in this process, the others on the pool. An item whose header says nothing, or whose
+    geometry fails, is left to the pool, which reports it."""
+    from .imageio import output_format
+    from .pipeline import ConvertRequest
+
+    huge, rest = [], []
+    for item in items:
+        request = ConvertRequest(item.input, item.output, settings.geometry, settings.size,
+                                 max_pixels=settings.max_pixels)
+        try:
+            plan, _ = plan_convert(request, output_format(item.output), budget)
+        except (SpecError, OSError):
+            plan = None
+        (huge if plan is not None and plan.huge else rest).append(item)
+    return huge, rest
+
+
+def run_huge(items, settings, build, cache, budget: int | None, fail_fast: bool = False, progress=None) -> dict:
+    """Convert a batch's huge items one by one, band by band; {item: ItemResult}, each reported
+    to ``progress`` as it ends (a failure is that image's, as on the pool)."""
+    from .batch import ItemResult, one_line
+    from .errors import PolewarpError
+    from .pipeline import ConvertRequest, Stopwatch, convert_file
+    from .plan import make_folders
+
+    make_folders(items)
+    results = {}
+    for item in items:
+        start = time.perf_counter()
+        result = ItemResult(str(item.input), str(item.output), "failed")
+        request = ConvertRequest(item.input, item.output, settings.geometry, settings.size, settings.fill,
+                                 settings.encoder, max_pixels=settings.max_pixels)
+        try:
+            lut, result.bytes = convert_file(request, build, cache, Stopwatch(), budget=budget)
+            result.size, result.status = lut.spec.input_size, "converted"
+        except (PolewarpError, OSError) as err:
+            result.reason = one_line(err).removeprefix(f"{item.input}: ")
+        result.seconds = time.perf_counter() - start
+        results[item] = result
+        if progress is not None:
+            progress(result)
+        if fail_fast and result.status == "failed":
+            break
+    return results
