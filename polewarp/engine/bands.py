@@ -229,32 +229,32 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
     band_rows = plan.band_rows
     if fmt == "TIFF" and band_rows > 1:  # whole strips a band (strip_rows divides it)
         band_rows -= band_rows % strip_rows(row_bytes, band_rows)
-    spent = {"lut": 0.0, "gather": 0.0}
-    start = time.perf_counter()
-    with LutRows(plan.spec, build, cache, band_rows) as lut:
-        gather = RowGather(plan.spec, picture.pixels, fill_color(request.fill, picture),
-                           choose_gather("auto", height * width), picture.mode in ALPHA_MODES, checked=True)
+    with contextlib.ExitStack() as stack:
+        with watch.phase("lut"):
+            lut = stack.enter_context(LutRows(plan.spec, build, cache, band_rows))
+        with watch.phase("gather"):
+            gather = RowGather(plan.spec, picture.pixels, fill_color(request.fill, picture),
+                               choose_gather("auto", height * width), picture.mode in ALPHA_MODES, checked=True)
         buffer = np.empty((band_rows, width, channels), picture.pixels.dtype)
 
         def bands():
             for r0 in range(0, height, band_rows):
                 r1 = min(r0 + band_rows, height)
-                tick = time.perf_counter()
-                table = lut.rows(r0, r1)
-                spent["lut"] += time.perf_counter() - tick
-                tick = time.perf_counter()
-                gather(table, buffer[:r1 - r0])
-                spent["gather"] += time.perf_counter() - tick
+                with watch.phase("lut"):
+                    table = lut.rows(r0, r1)
+                with watch.phase("gather"):
+                    gather(table, buffer[:r1 - r0])
                 yield buffer[:r1 - r0]
                 if progress is not None:
                     progress(r1, height)
 
+        # The writer pulls the bands: its own time is the write phase's, less theirs.
+        inner = watch.phases["lut"] + watch.phases["gather"]
+        start = time.perf_counter()
         size = write_bands(request.output_path, fmt, picture, plan.spec.output_size, bands(), band_rows,
                            request.encoder)
         lut.finish()
-    for name, seconds in spent.items():
-        watch.phases[name] = watch.phases.get(name, 0.0) + seconds
-    watch.phases["write"] = time.perf_counter() - start - sum(spent.values())
+        watch.phases["write"] = time.perf_counter() - start - (watch.phases["lut"] + watch.phases["gather"] - inner)
     shape, dtype = lut_layout(plan.spec)
     origin = f"{lut.origin}; {math.ceil(height / band_rows)} bands of {band_rows} rows"
     return Lut(np.empty((0,) + shape[1:], dtype), plan.spec, origin, checked=True), size
