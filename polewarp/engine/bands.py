@@ -265,7 +265,7 @@ def _read(request, mapped, plan: Plan):
     than page faults), else left mapped; any other decoded by Pillow."""
     if mapped is None:
         return read_image(request.input_path, request.max_pixels)
-    if plan.budget is not None and mapped.pixels.nbytes <= plan.budget:
+    if plan.budget is None or mapped.pixels.nbytes <= plan.budget:
         return mapped.with_pixels(np.array(mapped.pixels))
     log.debug("%s: memory-mapped, not read (%s, over the budget)", request.input_path, _bytes(mapped.pixels.nbytes))
     return mapped

@@ -8,6 +8,7 @@ dtype and shape polewarp takes, and that the pixels it promises lie inside the f
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -96,10 +97,31 @@ def _tiff(path: Path) -> Picture | None:
                 return None
             shape = (page.imagelength, page.imagewidth, channels)
             dtype = page.dtype.newbyteorder(tif.byteorder)
+            info = _tiff_info(page)
     except (tifffile.TiffFileError, ValueError, KeyError, IndexError, TypeError, AttributeError,
             OverflowError) as err:
         raise ImageError(f"{path}: cannot read its TIFF header ({err})") from None
-    return _mapped(path, dtype, shape, offset, TIFF_MODES[key])
+    return dataclasses.replace(_mapped(path, dtype, shape, offset, TIFF_MODES[key]), info=info)
+
+
+# ResolutionUnit -> inches a unit, as Pillow reads a TIFF's DPI (none for unit 1: no unit)
+RESOLUTION_UNITS = {2: 1.0, 3: 2.54}
+
+
+def _tiff_info(page) -> dict:
+    """What Pillow's reader would keep of a TIFF's metadata: its ICC profile and DPI."""
+    info, tags = {}, page.tags
+    if "InterColorProfile" in tags:
+        info["icc_profile"] = bytes(tags["InterColorProfile"].value)
+    unit = RESOLUTION_UNITS.get(int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2)
+    if unit and "XResolution" in tags and "YResolution" in tags:
+        info["dpi"] = tuple(_rational(tags[name].value) * unit for name in ("XResolution", "YResolution"))
+    return info
+
+
+def _rational(value) -> float:
+    numerator, denominator = value if isinstance(value, tuple) else (value, 1)
+    return float(numerator) / denominator if denominator else 0.0
 
 
 def _contiguous_offset(page) -> int | None:
