@@ -230,3 +230,13 @@ def test_a_full_disk_mid_stream_fails_in_one_line(tmp_path):
     assert process.returncode == 1 and "File too large" in err and "Traceback" not in err, err
     assert err.strip().count("\n") == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_progress_is_reported_band_by_band_and_small_maps_keep_the_in_memory_path(source, tmp_path):
+    seen = []
+    request = ConvertRequest(source, tmp_path / "a.png", Geometry(), (96, 48))
+    convert_file(request, SERIAL, band_rows=20, bands_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(20, 48), (40, 48), (48, 48)]
+    lut, _ = convert_file(ConvertRequest(source, tmp_path / "b.png", Geometry(), (96, 48)), SERIAL,
+                          bands_progress=seen.append)
+    assert "bands" not in lut.origin and len(seen) == 3

@@ -64,9 +64,10 @@ class BandBar:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            quiet = bool(self.ctx.find_root().params.get("quiet"))
+            # Off a terminal click would print the label alone, a line that says nothing.
+            hidden = bool(self.ctx.find_root().params.get("quiet")) or not sys.stderr.isatty()
             self.bar = self.ctx.with_resource(click.progressbar(length=total, label="bands", file=sys.stderr,
-                                                                hidden=quiet, show_eta=True, show_percent=True))
+                                                                hidden=hidden, show_eta=True, show_percent=True))
         self.bar.update(done - self.bar.pos)
 
 

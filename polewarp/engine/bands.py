@@ -32,7 +32,7 @@ STREAMED = " or ".join(EXTENSIONS[fmt] for fmt in STREAMING)  # for messages
 
 # Bigger bands gain nothing (a band costs a pool dispatch and a gather call: milliseconds) and
 # cost memory; smaller ones than the floor would make a huge map in tens of thousands of bands.
-MAX_BAND_BYTES = 512 * 2**20
+MAX_BAND_BYTES = 256 * 2**20
 MIN_BAND_BYTES = 64 * 2**20
 SIZE_UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # Pillow encodes these whole, within these sides; they cannot stream.
