@@ -22,6 +22,7 @@ from polewarp.engine.pipeline import BuildOptions, ConvertRequest, convert_file
 from .conftest import make_map, polewarp_segments, run_env, worker_processes
 
 SERIAL = BuildOptions("serial", 1)
+DEFAULT = Geometry()
 
 
 def pixels(path):
@@ -29,7 +30,7 @@ def pixels(path):
         return np.asarray(image)
 
 
-def convert(source, target, geometry=Geometry(), size=(96, 48), band_rows=None, build=SERIAL, cache=None,
+def convert(source, target, geometry=DEFAULT, size=(96, 48), band_rows=None, build=SERIAL, cache=None,
             budget=None):
     request = ConvertRequest(source, target, geometry, size)
     return convert_file(request, build, cache, budget=budget, band_rows=band_rows)
@@ -86,7 +87,7 @@ def test_streamed_files_keep_the_mode_and_metadata(tmp_path, mode):
             if mode == "P":
                 assert band.getpalette() == whole.getpalette()
         if ext == "tif" and mode != "P":
-            assert np.array_equal(tifffile.imread(tmp_path / f"band.{ext}"), np.asarray(Image.open(tmp_path / "whole.tif")))
+            assert np.array_equal(tifffile.imread(tmp_path / f"band.{ext}"), pixels(tmp_path / "whole.tif"))
 
 
 def test_a_tiny_budget_bands_convert_and_batch_with_the_same_pixels(runner, source, tmp_path):
@@ -109,7 +110,7 @@ def test_formats_that_do_not_stream_are_usage_errors(runner, source, tmp_path):
     assert wide.exit_code == 2 and "WEBP holds sides of at most 16383 px" in wide.output
     bad = runner.invoke(cli, ["convert", str(source), "-o", str(tmp_path / "o.png"), "--max-memory", "lots"])
     assert bad.exit_code == 2 and "--max-memory 'lots'" in bad.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "in.png"] or "o.jpg" not in str(list(tmp_path.iterdir()))
+    assert not any(tmp_path.glob("o.*")) and not any(tmp_path.glob(".o.*"))
 
 
 NPY = {"L": (np.uint8, ()), "I;16": (np.uint16, ()), "F": (np.float32, ()), "RGB": (np.uint8, (3,)),
