@@ -85,16 +85,20 @@ def write_input(path: Path, width: int, height: int) -> None:
 
     if path.exists() and path.stat().st_size >= width * height * 3:
         return
-    rng = np.random.default_rng(0)
-    cols = np.arange(width, dtype=np.float32)
-    band = max(1, 2**28 // (width * 3))
+    band = max(1, 2**27 // (width * 3))
+    # One band of noise, shifted by a prime number of pixels each band: fast to make, and no two
+    # bands alike (a gather copying the wrong row would show).
+    noise = np.random.default_rng(0).integers(0, 32, band * width * 3 + 3 * 7919 * 64, dtype=np.uint8)
+    column = (np.sin(np.arange(width, dtype=np.float32) / 997.0) * 60 + 40).astype(np.uint8)
 
     def strips():
-        for r0 in range(0, height, band):
-            rows = np.arange(r0, min(r0 + band, height), dtype=np.float32)[:, None]
-            base = (np.sin(cols / 997.0) * 60 + rows / height * 120 + 40).astype(np.uint8)
-            noise = rng.integers(0, 32, (rows.shape[0], width, 3), dtype=np.uint8)
-            yield (base[:, :, None] + noise).tobytes()
+        for index, r0 in enumerate(range(0, height, band)):
+            rows = min(band, height - r0)
+            shift = 3 * 7919 * (index % 64)
+            pixels = noise[shift:shift + rows * width * 3].reshape(rows, width, 3).copy()
+            pixels += column[None, :, None]
+            pixels += np.uint8(r0 * 120 // height)
+            yield pixels.tobytes()
 
     with tifffile.TiffWriter(path, bigtiff=width * height * 3 > 2**32 - 2**26) as tif:
         tif.write(strips(), shape=(height, width, 3), dtype=np.uint8, photometric="rgb", rowsperstrip=band,
@@ -134,19 +138,21 @@ def main():
     source = args.workdir / f"in_{width}x{height}.tif"
     start = time.perf_counter()
     write_input(source, width, height)
-    print(f"input {source}: {source.stat().st_size / 2**30:.2f} GiB on disk ({time.perf_counter() - start:.0f} s)")
+    print(f"input {source}: {source.stat().st_size / 2**30:.2f} GiB on disk ({time.perf_counter() - start:.0f} s)",
+          flush=True)
     warm(source)
-    print(f"load average {psutil.getloadavg()}, {psutil.virtual_memory().available / 2**30:.1f} GiB available")
+    print(f"load average {psutil.getloadavg()}, {psutil.virtual_memory().available / 2**30:.1f} GiB available",
+          flush=True)
 
     polewarp_out = args.workdir / "polewarp.tif"
     command = [sys.executable, "-m", "polewarp", "-v", "convert", str(source), "-o", str(polewarp_out),
                "--no-cache", "--time"]
     command += ["--max-pixels", args.max_pixels] if args.max_pixels else []
     command += ["--max-memory", args.max_memory] if args.max_memory else []
-    print("$ " + " ".join(command))
+    print("$ " + " ".join(command), flush=True)
     seconds, peak, run = run_sampled(command)
     report("polewarp", seconds, peak, width * height * 3, run)
-    print(run.stderr.strip()[-1500:])
+    print(run.stderr.strip()[-1500:], flush=True)
     polewarp_out.unlink(missing_ok=True)
 
     if args.gdal_timeout > 0:
@@ -158,7 +164,7 @@ def main():
         gdal_out = args.workdir / "gdal.tif"
         gdal = [sys.executable, "-c", GDAL, str(source), str(gdal_out), str(out_w), str(out_h), str(x_edge),
                 str(y_edge)]
-        print(f"$ rasterio.warp.reproject -> {out_w}x{out_h} (timeout {args.gdal_timeout:.0f} s)")
+        print(f"$ rasterio.warp.reproject -> {out_w}x{out_h} (timeout {args.gdal_timeout:.0f} s)", flush=True)
         try:
             gdal_seconds, gdal_peak, gdal_run = run_sampled(["timeout", str(int(args.gdal_timeout))] + gdal)
             report("gdal", gdal_seconds, gdal_peak, width * height * 3, gdal_run)
