@@ -241,3 +241,13 @@ def test_progress_is_reported_band_by_band_and_small_maps_keep_the_in_memory_pat
     lut, _ = convert_file(ConvertRequest(source, tmp_path / "b.png", Geometry(), (96, 48)), SERIAL,
                           bands_progress=seen.append)
     assert "bands" not in lut.origin and len(seen) == 3
+
+
+def test_a_tiff_beyond_the_classic_limit_is_a_bigtiff(source, tmp_path, monkeypatch):
+    from polewarp.engine import streams
+
+    monkeypatch.setattr(streams, "TIFF_LIMIT", 0)
+    convert(source, tmp_path / "big.tif", band_rows=7)
+    convert(source, tmp_path / "whole.tif")
+    with tifffile.TiffFile(tmp_path / "big.tif") as tif:
+        assert tif.is_bigtiff and np.array_equal(tif.asarray(), pixels(tmp_path / "whole.tif"))

@@ -118,16 +118,22 @@ def check_sides(spec: GeometrySpec, fmt: str) -> None:
                         f"write {STREAMED}, which stream")
 
 
-def _probe(path, max_pixels: int, resample: str):
-    """(mapped picture or None, (width, height), bytes a pixel) from the header alone."""
-    mapped = map_input(path)
-    if mapped is not None:
-        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+def _probe(path, resample: str):
+    """(mapped picture or None, (width, height), bytes a pixel) from the header alone: a .npy
+    file mapped (only polewarp reads it), any other through Pillow's header, and a TIFF Pillow
+    cannot open (a BigTIFF) mapped if it can be."""
     from PIL import Image
 
     from .imageio import probe_size
+    from .mapped import is_npy
 
-    size = probe_size(path)
+    mapped = map_input(path) if is_npy(path) else None
+    size = mapped.size if mapped is not None else probe_size(path)
+    if size is None:
+        mapped = map_input(path)
+        size = mapped.size if mapped is not None else None
+    if mapped is not None:
+        return mapped, size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
     if size is None:
         return None, None, 0
     with Image.open(path) as image:
@@ -137,7 +143,7 @@ def _probe(path, max_pixels: int, resample: str):
 def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = None):
     """The plan of one conversion and its mapped input (or None), from the input's header;
     None when the header says nothing (the in-memory path reports the file)."""
-    mapped, size, pixel_bytes = _probe(request.input_path, request.max_pixels, request.geometry.resample)
+    mapped, size, pixel_bytes = _probe(request.input_path, request.geometry.resample)
     if size is None:
         return None, None
     spec = request.geometry.spec(size, request.size)
@@ -261,8 +267,10 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
 
 
 def _read(request, mapped, plan: Plan):
-    """The input: a mapped one read into memory when it fits the budget (faster to gather from
-    than page faults), else left mapped; any other decoded by Pillow."""
+    """The input: a mapped one (a .npy file, an uncompressed TIFF) read into memory when it fits
+    the budget (faster to gather from than page faults), else left mapped; any other decoded by
+    Pillow."""
+    mapped = mapped or map_input(request.input_path)
     if mapped is None:
         return read_image(request.input_path, request.max_pixels)
     if plan.budget is None or mapped.pixels.nbytes <= plan.budget:
