@@ -22,7 +22,7 @@ from . import signals
 from .errors import SpecError
 from .gather import RowGather, choose_gather
 from .geometry import GeometrySpec
-from .imageio import ALPHA_MODES, EXTENSIONS, fill_color, read_image
+from .imageio import ALPHA_MODES, CODEC_ERRORS, EXTENSIONS, fill_color, read_image
 from .lut import Lut, lut_layout
 from .mapped import map_input
 from .streams import STREAMING, check_streamable, strip_rows, write_bands
@@ -121,23 +121,25 @@ def check_sides(spec: GeometrySpec, fmt: str) -> None:
 def _probe(path, resample: str):
     """(mapped picture or None, (width, height), bytes a pixel) from the header alone: a .npy
     file mapped (only polewarp reads it), any other through Pillow's header, and a TIFF Pillow
-    cannot open (a BigTIFF) mapped if it can be."""
+    cannot open mapped if it can be. Nothing known: (None, None, 0); the reader reports the file."""
     from PIL import Image
 
-    from .imageio import probe_size
     from .mapped import is_npy
 
-    mapped = map_input(path) if is_npy(path) else None
-    size = mapped.size if mapped is not None else probe_size(path)
-    if size is None:
+    if is_npy(path):
         mapped = map_input(path)
-        size = mapped.size if mapped is not None else None
-    if mapped is not None:
-        return mapped, size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
-    if size is None:
-        return None, None, 0
-    with Image.open(path) as image:
-        return None, size, _pixel_bytes(image.mode, resample)
+        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the reader applies --max-pixels
+    try:
+        with Image.open(path) as image:
+            return None, image.size, _pixel_bytes(image.mode, resample)
+    except (Image.UnidentifiedImageError, *CODEC_ERRORS):
+        mapped = map_input(path)
+        if mapped is None:
+            return None, None, 0
+        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = None):
