@@ -251,3 +251,16 @@ def test_a_tiff_beyond_the_classic_limit_is_a_bigtiff(source, tmp_path, monkeypa
     convert(source, tmp_path / "whole.tif")
     with tifffile.TiffFile(tmp_path / "big.tif") as tif:
         assert tif.is_bigtiff and np.array_equal(tif.asarray(), pixels(tmp_path / "whole.tif"))
+
+
+def test_the_band_height_follows_the_budget():
+    from polewarp.engine.bands import MAX_BAND_BYTES, MIN_BAND_BYTES, make_plan
+
+    spec = Geometry().spec((86400, 43200))  # a uint32 LUT: 8 bytes a pixel, 3 more of RGB output
+    row = 86400 * (8 + 3)
+    resident = make_plan(spec, 86400 * 43200 * 3, 3, 10 * 2**30)
+    mapped = make_plan(spec, 86400 * 43200 * 3, 3, 10 * 2**30, mapped=True)
+    roomy = make_plan(spec, 0, 3, 2**40)
+    assert resident.huge and resident.band_rows == MIN_BAND_BYTES // row
+    assert mapped.band_rows == MAX_BAND_BYTES // row and not roomy.huge
+    assert make_plan(spec, 0, 3, 2**40, band_rows=7).band_rows == 7

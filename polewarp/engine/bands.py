@@ -69,7 +69,6 @@ class Plan:
     and for a huge output the band height."""
 
     spec: GeometrySpec
-    input_bytes: int
     in_memory: int
     budget: int | None
     band_rows: int
@@ -94,20 +93,22 @@ def lut_row_bytes(spec: GeometrySpec) -> int:
 
 
 def make_plan(spec: GeometrySpec, input_bytes: int, pixel_bytes: int, budget: int | None,
-              band_rows: int | None = None) -> Plan:
+              band_rows: int | None = None, mapped: bool = False) -> Plan:
     """The in-memory path holds the input (and the blends' padded copy of it), the whole LUT and
-    the output twice (the gather's and the encoder's copy); the banded one the input and, per
-    output row of a band, its LUT row and its pixels."""
+    the output twice (the gather's and the encoder's copy); the banded one the input (unless it
+    stays ``mapped``: the page cache's then) and, per output row of a band, its LUT row and its
+    pixels."""
     height, width = spec.output_shape
-    source = input_bytes * (2 if spec.resample != "nearest" else 1)
+    padded = input_bytes if spec.resample != "nearest" else 0
     out_row = width * pixel_bytes
     per_row = lut_row_bytes(spec) + out_row
-    in_memory = source + height * (lut_row_bytes(spec) + 2 * out_row)
+    in_memory = input_bytes + padded + height * (lut_row_bytes(spec) + 2 * out_row)
     if band_rows is None:
-        spare = min(MAX_BAND_BYTES, max(MIN_BAND_BYTES, (budget or 0) - source))
+        resident = padded + (0 if mapped else input_bytes)
+        spare = min(MAX_BAND_BYTES, max(MIN_BAND_BYTES, (budget or 0) - resident))
         band_rows = spare // per_row
     band_rows = max(1, min(height, int(band_rows)))
-    return Plan(spec, input_bytes, in_memory, budget, band_rows)
+    return Plan(spec, in_memory, budget, band_rows)
 
 
 def check_sides(spec: GeometrySpec, fmt: str) -> None:
@@ -150,7 +151,11 @@ def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = 
         return None, None
     spec = request.geometry.spec(size, request.size)
     check_sides(spec, fmt)
-    plan = make_plan(spec, size[0] * size[1] * pixel_bytes, pixel_bytes, budget, band_rows)
+    input_bytes = size[0] * size[1] * pixel_bytes
+    stays_mapped = budget is not None and input_bytes > budget  # see _read
+    if stays_mapped and mapped is None:
+        mapped = map_input(request.input_path)  # an uncompressed TIFF, read from the page cache
+    plan = make_plan(spec, input_bytes, pixel_bytes, budget, band_rows, stays_mapped and mapped is not None)
     log.debug("memory budget %s: the in-memory path takes about %s%s", _bytes(budget), _bytes(plan.in_memory),
               f"; banded, {plan.band_rows} rows a band" if plan.huge else "")
     return plan, mapped
