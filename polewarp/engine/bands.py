@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from . import signals
-from .errors import SpecError
+from .errors import CacheError, PolewarpError, SpecError
 from .gather import RowGather, choose_gather
 from .geometry import GeometrySpec
 from .imageio import ALPHA_MODES, CODEC_ERRORS, EXTENSIONS, fill_color, read_image
@@ -125,9 +125,15 @@ def _probe(path, resample: str):
     cannot open mapped if it can be. Nothing known: (None, None, 0); the reader reports the file."""
     from PIL import Image
 
+    from .imageio import check_regular_file
     from .mapped import is_npy
 
-    if is_npy(path):
+    check_regular_file(path)  # a FIFO would block; ImageError says what it is
+    try:
+        npy = is_npy(path)
+    except (CacheError, OSError):  # unreadable: the reader says so in its words
+        return None, None, 0
+    if npy:
         mapped = map_input(path)
         return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the reader applies --max-pixels
@@ -299,7 +305,7 @@ def split_huge(items, settings, budget: int | None) -> tuple[list, list]:
                                  max_pixels=settings.max_pixels)
         try:
             plan, _ = plan_convert(request, output_format(item.output), budget)
-        except (SpecError, OSError):
+        except (PolewarpError, OSError):  # the pool reports the item
             plan = None
         (huge if plan is not None and plan.huge else rest).append(item)
     return huge, rest
