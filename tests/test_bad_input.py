@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from polewarp.cli import cli
-from polewarp.engine.imageio import read_image
+from polewarp.engine import pngwrite
+from polewarp.engine.imageio import PNG_ENCODER_VARIABLE, read_image
 
 from .conftest import make_map, run_env
 
@@ -426,11 +427,14 @@ def test_whatever_the_decoder_or_encoder_raises_is_one_line_naming_the_file(runn
         result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert f"{source}: cannot decode the image" in result.stderr
-    monkeypatch.setitem(Image.SAVE, "PNG", fail)
-    result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
-    assert result.exit_code == 1 and result.stderr.count("\n") == 1
-    assert f"{tmp_path / 'o.png'}: cannot encode the image as PNG" in result.stderr
-    assert not (tmp_path / "o.png").exists()
+    monkeypatch.setitem(Image.SAVE, "PNG", fail)  # Pillow's encoder and polewarp's own
+    monkeypatch.setattr(pngwrite, "filter_rows", fail)
+    for encoder in ("pillow", "polewarp"):
+        monkeypatch.setenv(PNG_ENCODER_VARIABLE, encoder)
+        result = invoke(runner, "convert", source, "-o", tmp_path / "o.png")
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1
+        assert f"{tmp_path / 'o.png'}: cannot encode the image as PNG" in result.stderr
+        assert not (tmp_path / "o.png").exists()
 
 
 def small_files_of_every_format():
@@ -502,14 +506,14 @@ def test_a_fifo_socket_or_device_input_is_refused_without_blocking(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.png", "sock"]
 
 
-def test_probe_size_reads_only_headers_of_regular_files(tmp_path, map_file):
-    from polewarp.engine.imageio import probe_size
+def test_probe_header_reads_only_headers_of_regular_files(tmp_path, map_file):
+    from polewarp.engine.imageio import probe_header
 
     source, _ = map_file
-    assert probe_size(source) == (64, 32)
+    assert probe_header(source).size == (64, 32)
     fifo = tmp_path / "pipe.png"
-    os.mkfifo(fifo)  # opening it would block: probe_size must not
+    os.mkfifo(fifo)  # opening it would block: probe_header must not
     (tmp_path / "junk.png").write_bytes(b"not an image")
     (tmp_path / "cut.png").write_bytes(source.read_bytes()[:20])
     for path in (fifo, tmp_path / "junk.png", tmp_path / "cut.png", tmp_path / "none.png", tmp_path):
-        assert probe_size(path) is None
+        assert probe_header(path) is None

@@ -280,8 +280,13 @@ def handlers_installed(pid) -> bool:
 def run_signalled(tmp_path, name, delay=None, signum=signal.SIGTERM):
     """Run a small pool build, signal it ``delay`` s after its handlers are in place (never when
     None): (exit code, stderr, seconds from the handlers to the end)."""
-    process = polewarp("lut", "build", "--input-size", "1024x512", "--size", "4096x2048", "--backend", "processes",
-                       "--workers", "2", "-o", str(tmp_path / f"{name}.npy"))
+    return signal_when_ready(polewarp("lut", "build", "--input-size", "1024x512", "--size", "4096x2048", "--backend",
+                              "processes", "--workers", "2", "-o", str(tmp_path / f"{name}.npy")), delay, signum)
+
+
+def signal_when_ready(process, delay=None, signum=signal.SIGTERM):
+    """Signal a polewarp process ``delay`` s after its handlers are in place (never when None):
+    (exit code, stderr, seconds from the handlers to the end)."""
     deadline = time.monotonic() + 30
     while not handlers_installed(process.pid):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -381,3 +386,14 @@ def test_a_signal_while_a_segment_is_made_leaves_none(polewarp_signals, monkeypa
         SharedArray((1000,), np.uint8)
     # Unlinked now, not when the traceback (which the CLI keeps until it exits) is freed.
     assert raised.traceback and not list(SEGMENT_DIR.glob(f"*{LOCKED_PREFIX}{os.getpid()}_*"))
+
+
+def test_a_worker_meeting_a_full_shared_memory_fails_in_one_line(monkeypatch):
+    from polewarp import GeometrySpec, build_lut
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full)  # the forked workers inherit it: they reserve their rows
+    with pytest.raises(PolewarpError, match=r"not enough shared memory in /dev/shm: the LUT needs 2\.0 MiB"):
+        build_lut(GeometrySpec((64, 32), (1024, 512)), "processes", 2)

@@ -8,6 +8,7 @@ from polewarp import GeometrySpec, apply_lut, build_lut
 from polewarp.engine.errors import FormatError, ImageError, SpecError
 from polewarp.engine.imageio import (
     FORMATS,
+    PNG_ENCODER_VARIABLE,
     STORABLE,
     EncoderOptions,
     Picture,
@@ -131,6 +132,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", fail)
+    monkeypatch.setenv(PNG_ENCODER_VARIABLE, "pillow")  # polewarp's own PNG writer: tests/test_pngwrite.py
     with pytest.raises(ImageError, match="No space left"):
         write_image(target, read_image_for_test())
     assert target.read_bytes() == b"old"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -14,6 +15,7 @@ from ..engine.backends import available_cpus
 from ..engine.batch import run_batch
 from ..engine.choices import ENV_SCHEDULER, TRANSFERS
 from ..engine.errors import PolewarpError
+from ..engine.georef import sidecar_paths
 from ..engine.imageio import DEFAULT_MAX_PIXELS
 from ..engine.plan import BatchSettings, plan
 from .options import (
@@ -25,8 +27,8 @@ from .options import (
     take_build,
     take_cache,
     take_encoder,
-    take_geometry,
     take_memory,
+    take_read_geometry,
 )
 
 
@@ -91,21 +93,26 @@ def failure_lines(result, debug: bool) -> str:
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
 def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existing, fail_fast, report,
-          dry_run, quiet, timing, scheduler, lut_transfer, fill, max_pixels, **options):
+          dry_run, quiet, timing, scheduler, lut_transfer, fill, graticule_color, max_pixels,
+          **options):
     """Convert INPUTS (files, folders, glob patterns) into OUT-DIR with one geometry.
 
-    Images of one size share one LUT (from the cache, built once on a miss). Images are spread
+    Images of one size and embedded geometry share one LUT (from the cache, built once on a miss). Images are spread
     over --workers processes; a bad file is reported and the rest converted.
     """
     where = check_scheduler(scheduler)
-    settings = BatchSettings(*take_geometry(options), fill, take_encoder(options), max_pixels)
+    geometry, size, input_options = take_read_geometry(ctx, options)
+    settings = BatchSettings(geometry, size, fill, take_encoder(options), max_pixels, input_options,
+                             graticule_color)
     build = take_build(options)
     cache = take_cache(options)
     budget = take_memory(options)
-    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report)
+    sidecars = functools.partial(sidecar_paths, encoder=settings.encoder, geometry=settings.geometry)
+    items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report, sidecars)
     if dry_run:
         for item in items:
-            click.echo(f"{item.input} -> {item.output}{'  (skip: exists)' if item.skip else ''}")
+            beside = "".join(f" + {path.name}" for path in sidecars(item.output))
+            click.echo(f"{item.input} -> {item.output}{beside}{'  (skip: exists)' if item.skip else ''}")
         return
     debug = bool(ctx.find_root().params.get("debug"))
     workers = build.workers or available_cpus()

@@ -14,6 +14,7 @@ from ..engine.imageio import DEFAULT_MAX_PIXELS, check_output_path, check_regula
 from ..engine.pipeline import ConvertRequest, Stopwatch, convert_file
 from .options import (
     GEOMETRY_PARAMS,
+    GRATICULE_PARAMS,
     build_options,
     cache_options,
     encoder_options,
@@ -22,8 +23,8 @@ from .options import (
     take_build,
     take_cache,
     take_encoder,
-    take_geometry,
     take_memory,
+    take_read_geometry,
 )
 
 log = logging.getLogger("polewarp")
@@ -39,7 +40,7 @@ def _input_path(ctx, argument, option) -> Path:
 
 def _check_lut_alone(ctx):
     """--lut brings its own geometry: geometry options beside it would be ignored, so refuse."""
-    given = [name for name in GEOMETRY_PARAMS + ("size",)
+    given = [name for name in GEOMETRY_PARAMS + GRATICULE_PARAMS + ("size",)
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
     if given:
         names = ", ".join("--" + name.rstrip("_").replace("_", "-") for name in given)
@@ -102,7 +103,7 @@ def show_image(path: Path) -> None:
 @click.option("--show", is_flag=True, help="Open the output in the image viewer.")
 @click.option("-d", "--no-display", is_flag=True, hidden=True, help="Accepted for the original script's users.")
 @click.pass_context
-def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timing, show, no_display,
+def convert(ctx, input_arg, input_opt, output, fill, graticule_color, lut_file, max_pixels, timing, show, no_display,
             **options):
     """Re-project INPUT (default: the embedded Blue Marble map) into OUTPUT.
 
@@ -111,16 +112,18 @@ def convert(ctx, input_arg, input_opt, output, fill, lut_file, max_pixels, timin
     """
     if lut_file:
         _check_lut_alone(ctx)
-    geometry, size = take_geometry(options)
+    geometry, size, input_options = take_read_geometry(ctx, options)
     request = ConvertRequest(
         input_path=_input_path(ctx, input_arg, input_opt),
         output_path=Path(output),
         geometry=geometry,
         size=size,
         fill=fill,
+        graticule_color=graticule_color,
         encoder=take_encoder(options),
         lut_file=Path(lut_file) if lut_file else None,
         max_pixels=max_pixels,
+        input_options=None if lut_file else input_options,
     )
     build = take_build(options)
     cache = take_cache(options)

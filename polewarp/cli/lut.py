@@ -52,13 +52,14 @@ def build(ctx, input_size, output, into_cache, **options):
         _check_output(output)
     built = obtain_lut(spec, take_build(options), cache)
     if output:
-        from ..engine.lutfile import save_lut, sidecar_path
+        from ..engine.lutfile import graticule_path, save_lut, sidecar_path
 
         try:
             path = save_lut(built, output)
         except OSError as err:  # numpy's writer reports a short write without an errno
             raise click.ClickException(f"{output}: cannot write the LUT: {err.strerror or err} "
                                        "(a full disk or a file size limit?)") from None
-        log.info("wrote %s and %s", path, sidecar_path(path))
+        mask = f", {graticule_path(path)}" if built.graticule is not None else ""
+        log.info("wrote %s%s and %s", path, mask, sidecar_path(path))
     if into_cache:
         log.info("cache entry %s: %s", cache_key(spec), built.origin)

@@ -34,6 +34,8 @@ COMMANDS = {
     "cache": "polewarp.cli.cache:cache",
     "profile": "polewarp.cli.profile:profile",
     "projections": "polewarp.cli.projections:projections",
+    "info": "polewarp.cli.info:info",
+    "explore": "polewarp.cli.explore:explore",
 }
 
 

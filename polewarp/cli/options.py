@@ -8,6 +8,8 @@ encoder_options: convert, batch. The take_* helpers pop each group out of a comm
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 
 import click
@@ -78,6 +80,24 @@ class LatLonType(click.ParamType):
         return lat, lon
 
 
+class BoundsType(click.ParamType):
+    """WEST,SOUTH,EAST,NORTH in degrees (the geometry checks their ranges)."""
+
+    name = "W,S,E,N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        try:
+            bounds = tuple(float(part) for part in parts)
+        except ValueError:
+            bounds = ()
+        if len(bounds) != 4 or not all(math.isfinite(v) for v in bounds):
+            self.fail(f"{value!r} is not four numbers WEST,SOUTH,EAST,NORTH in degrees", param, ctx)
+        return bounds
+
+
 class FiniteFloat(click.ParamType):
     """A finite number (click's FLOAT lets nan and inf through)."""
 
@@ -94,7 +114,8 @@ class FiniteFloat(click.ParamType):
 
 
 def fill_handler(ctx, param, value):
-    """--fill: checked as a colour before any work; its conversion to the image's mode is per image."""
+    """--fill and --graticule-color: checked as colours before any work; their conversion to the
+    image's mode is per image."""
     if value is None:
         return None
     from ..engine.errors import SpecError
@@ -111,6 +132,7 @@ SIZE = SizeType()
 LATLON = LatLonType()
 PROJECTION = ProjectionType()
 DEGREES = FiniteFloat()
+log = logging.getLogger("polewarp")
 
 
 def _apply(decorators):
@@ -130,12 +152,19 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
     return [
         click.option(f"--{side}", "to" if side == "to" else "from_", type=PROJECTION,
                      default=default_projection, show_default=True,
-                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')."),
+                     help=f"Projection of the {whose} (a name or PROJ's short name; see 'polewarp projections')"
+                     + ("." if side == "to" else "; given, an input's embedded geometry is not used.")),
         click.option(f"--{prefix}center", dest("center"), type=LATLON, default="0,0", show_default=True,
                      help=f"Geographic LAT,LON at the centre of the {whose}."),
         click.option(f"--{prefix}heading", dest("heading"), type=DEGREES, default=default_heading,
                      show_default=True, help=f"Compass direction at that centre that points up the {whose}"
                      + (" (90: the original script's transverse aspect; 0: north up)." if side == "to" else ".")),
+        click.option(f"--{prefix}pole", dest("pole"), type=LATLON, default=None,
+                     help=f"Put the {whose}'s north pole at LAT,LON, instead of --{prefix}center and "
+                          f"--{prefix}heading: centred on the new equator's point nearest to 0,0 "
+                          "(docs/geometry.md; -v prints the equivalent)."),
+        click.option(f"--{prefix}pole-turn", dest("pole_turn"), type=DEGREES, default=0.0, show_default=True,
+                     help=f"With --{prefix}pole: move the {whose}'s centre this far east along the new equator."),
         click.option(f"--{prefix}lat-limit", *(["--input-lat-limit"] if side == "from" else []), dest("lat_limit"),
                      type=DEGREES, default=None,
                      help=f"Cylindrical {whose}s: rotated latitude of the top edge [mercator: "
@@ -150,6 +179,9 @@ def _side_options(side: str, default_projection: str, default_heading: float) ->
 
 
 aspect_options = _apply(_side_options("to", "mercator", 90.0) + _side_options("from", "equirectangular", 0.0) + [
+    click.option("--from-bounds", "from_bounds", type=BoundsType(), default=None,
+                 help="A regional equirectangular input's extent, degrees (EAST < WEST crosses 180) "
+                      "[its GeoTIFF tags or world file, else the whole world]."),
     click.option("--legacy", is_flag=True,
                  help="Reproduce the original script's output pixel for pixel (its rounding included)."),
     click.option("--resample", type=click.Choice(RESAMPLING), default="nearest", show_default=True,
@@ -159,16 +191,25 @@ aspect_options = _apply(_side_options("to", "mercator", 90.0) + _side_options("f
                  help="average: K x K samples a pixel [ceil(2 x the size ratio), 2 to 8]."),
 ])
 
+GRATICULE = FiniteFloat()
+GRATICULE.name = "DEG"
+
 geometry_options = _apply([
     aspect_options,
     click.option("--size", type=SizeType(width_alone=True), default=None,
                  help="Output size: WIDTH (the projection's own height) or WIDTHxHEIGHT "
                       "[between mercator and equirectangular: the input's; else the input's width]."),
+    click.option("--graticule", type=GRATICULE, default=None,
+                 help="Draw the meridians and parallels every DEG degrees (DEG divides 360), one pixel wide."),
+    click.option("--graticule-rotated", type=GRATICULE, default=None,
+                 help="Draw the output's own grid (its new equator and poles) every DEG degrees."),
 ])
 
-# The geometry's option names as the CLI spells them (the names of GeometrySpec's fields).
+# The geometry's option names as the CLI spells them (the keywords Geometry.of takes).
 GEOMETRY_PARAMS = ("to", "center", "heading", "lat_limit", "lat_ts", "radius", "from_", "from_center",
-                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "legacy", "resample", "supersample")
+                   "from_heading", "from_lat_limit", "from_lat_ts", "from_radius", "from_bounds", "legacy", "resample",
+                   "supersample", "pole", "pole_turn", "from_pole", "from_pole_turn")
+GRATICULE_PARAMS = ("graticule", "graticule_rotated")  # geometry_options' only (not profile's)
 
 
 def build_options_with(workers_help: str):
@@ -236,15 +277,79 @@ encoder_options = _apply([
     click.option("--fill", default=None, metavar="COLOR", callback=fill_handler,
                  help="Colour of pixels with no source: a name or #RRGGBB[AA] "
                       "[black, or transparent with alpha]."),
+    click.option("--georef/--no-georef", default=None,
+                 help="GIS georeferencing: GeoTIFF keys, and for PNG/JPEG a world file, .aux.xml and "
+                      ".prj beside the image [on for TIFF]."),
+    click.option("--earth-radius", type=click.FloatRange(min=0.0, min_open=True, max=1e12), default=None,
+                 metavar="METRES", help="The sphere's radius in the georeferencing [6371007.181, WGS84's "
+                                        "authalic radius]."),
+    click.option("--graticule-color", default=None, metavar="COLOR", callback=fill_handler,
+                 help="Colour of the graticule's lines, as --fill [light grey, #d3d3d3, opaque]."),
 ])
 
 
-def take_geometry(options: dict):
-    """Pop the geometry options out of a command's keywords: (Geometry, the requested --size)."""
+def take_geometry(options: dict, given=None):
+    """Pop the geometry options out of a command's keywords: (Geometry, the requested --size).
+    ``given(name)``: whether an option was given (default: its source in the current context)."""
     from ..engine.geometry import Geometry
 
-    fields = {name: options.pop(name) for name in GEOMETRY_PARAMS}
-    return Geometry.of(**fields), options.pop("size", None)
+    fields = _one_aspect_a_side({name: options.pop(name) for name in GEOMETRY_PARAMS}, given or _given)
+    fields.update((name, options.pop(name, None)) for name in GRATICULE_PARAMS)
+    geometry = Geometry.of(**fields)
+    for side in ("", "from_"):
+        if side + "pole" in fields:
+            (lat, lon), heading = getattr(geometry, side + "center"), getattr(geometry, side + "heading")
+            log.debug("%s: the same as %s %.12g,%.12g %s %.12g", _flag(side + "pole"), _flag(side + "center"),
+                      lat, lon, _flag(side + "heading"), heading)
+    return geometry, options.pop("size", None)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _given(name: str) -> bool:
+    """Whether the option ``name`` of the running command was given (not left at its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def _one_aspect_a_side(fields: dict, given) -> dict:
+    """Each side's aspect as given: --pole (and --pole-turn) or --center and --heading, the other
+    pair left out; a side given both is a usage error naming them (the engine makes a pole a
+    centre and a heading)."""
+    ctx = click.get_current_context()
+    for side in ("", "from_"):
+        pole, turn, center, heading = (side + name for name in ("pole", "pole_turn", "center", "heading"))
+        if fields[pole] is None and given(turn):
+            raise click.UsageError(f"{_flag(turn)} turns the map about {_flag(pole)}: give that too", ctx)
+        clash = [_flag(name) for name in (pole, center, heading) if fields[pole] is not None and given(name)]
+        if clash[1:]:
+            raise click.UsageError(f"{', '.join(clash[:-1])} and {clash[-1]}: give one or the other "
+                                   "(a pole fixes the centre and the heading)", ctx)
+        for name in (turn, pole) if fields[pole] is None else (center, heading):
+            del fields[name]
+    return fields
+
+
+def take_read_geometry(ctx: click.Context, options: dict):
+    """take_geometry for the commands that read maps: (Geometry, --size, the --from* values to
+    put on top of an input's embedded geometry, or None when --from or --legacy is given and the
+    file's is not used). Those values are left out of the Geometry: they may not apply to the
+    default input projection, only to the file's."""
+    from ..engine.geometry import Geometry
+    from ..engine.poles import placed
+
+    given = [name for name in GEOMETRY_PARAMS if name.startswith("from_") and _given(name)]
+    if "from_" in given or options["legacy"]:
+        return (*take_geometry(options), None)
+    _one_aspect_a_side({name: options[name] for name in GEOMETRY_PARAMS}, _given)  # its usage errors
+    # A --from-pole becomes the centre and heading it means; the input side left at its defaults.
+    overrides = placed({name: options[name] for name in given})
+    defaults = {field.name: field.default for field in dataclasses.fields(Geometry)}
+    options.update({name: defaults.get(name) for name in given})
+    options["from_pole_turn"] = 0.0
+    return (*take_geometry(options, lambda name: _given(name) and not name.startswith("from_")), overrides)
 
 
 def take_build(options: dict):
@@ -255,10 +360,10 @@ def take_build(options: dict):
 
 
 def take_encoder(options: dict):
-    """Pop --compress-level and --quality as EncoderOptions."""
+    """Pop --compress-level, --quality, --georef and --earth-radius as EncoderOptions."""
     from ..engine.imageio import EncoderOptions
 
-    return EncoderOptions(options.pop("compress_level"), options.pop("quality"))
+    return EncoderOptions(*(options.pop(name) for name in ("compress_level", "quality", "georef", "earth_radius")))
 
 
 def take_cache(options: dict):

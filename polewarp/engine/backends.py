@@ -18,10 +18,11 @@ from . import signals
 from .choices import BACKENDS
 from .errors import SpecError
 from .geometry import GeometrySpec
-from .lut import BandFill, RowFill, lut_layout
+from .lut import BandFill, RowFill, graticule_layout, lut_layout
 
-# Below this many output pixels a process pool costs more than it saves (see perf/RESULTS.md).
-POOL_MIN_PIXELS = 3_000_000
+# Below this many output pixels (a build of a few ms) starting threads saves too little: serial
+# was within 1.1x of the fastest backend at 0.5 Mpx in every run, threads not (perf/RESULTS.md).
+THREADS_MIN_PIXELS = 1_000_000
 # A task should be large enough to dwarf its ~20 us dispatch cost...
 MIN_TASK_PIXELS = 65_536
 # ...and each worker should get several tasks so that uneven rows even out.
@@ -59,12 +60,13 @@ def _check_parallelism(backend: str, workers: int | None) -> int:
 
 
 def choose_backend(spec: GeometrySpec, workers: int) -> str:
-    """``auto``: the process pool for large builds, threads in this process for small ones
-    (a pool's start costs more than it saves there), serial with one worker."""
+    """``auto``, for the one-shot builds it serves (a pool kept for several builds is the
+    profiler's, which names its backends): by perf/RESULTS.md's one-shot table, threads from
+    THREADS_MIN_PIXELS (within 1.1x of the fastest backend at 2, 8 and 33 Mpx: a process pool's
+    start and its segment's page faults cost more than they save, and prange, as fast, compiles
+    a kernel of its own on a first run), serial below it and with one worker."""
     height, width = spec.output_shape
-    if workers == 1:
-        return "serial"
-    return "processes" if height * width >= POOL_MIN_PIXELS else "threads"
+    return "threads" if workers > 1 and height * width >= THREADS_MIN_PIXELS else "serial"
 
 
 class LutBuilder:
@@ -72,19 +74,21 @@ class LutBuilder:
 
     ``start()`` pays the one-off costs (loading the kernels, starting a pool), ``build()`` the
     steady state. ``build_lut`` uses one for a single build; the profiler times them apart.
-    With ``band_rows`` (output rows) the builder holds one band, filled by ``fill_band``: the
-    banded pipeline's LUT, never whole.
+    ``graticule``: build the spec's graticule mask (``graticule.GraticuleFill``) instead of its LUT.
+    With ``band_rows`` (output rows) the builder holds one band of the LUT, filled by
+    ``fill_band``: the banded pipeline's LUT, never whole.
     """
 
     def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
-                 band_rows: int | None = None):
+                 graticule: bool = False, band_rows: int | None = None):
         self.workers = _check_parallelism(backend, workers)
         self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
+        self.graticule = graticule
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
-        self.fill_spec = spec.sampling_spec() if spec.resample == "average" else spec
-        self.shape, self.dtype = lut_layout(self.fill_spec)
-        self.fine = spec.supersample if spec.resample == "average" else 1  # fill rows an output row
+        self.fill_spec = spec.sampling_spec() if spec.resample == "average" and not graticule else spec
+        self.shape, self.dtype = graticule_layout(spec) if graticule else lut_layout(self.fill_spec)
+        self.fine = self.fill_spec.output_shape[0] // spec.output_shape[0]  # fill rows an output row
         self.band_rows = None if band_rows is None else min(band_rows * self.fine, self.shape[0])
         if self.band_rows is not None:
             self.shape = (self.band_rows,) + self.shape[1:]
@@ -93,12 +97,21 @@ class LutBuilder:
         self.fill = None
         self.rows_per_task = None  # of the last build, for the LUT's origin
 
-    def start(self) -> LutBuilder:
-        """Load the kernels (the forked workers inherit them) and start the backend's workers."""
+    def start(self, ready: bool = True) -> LutBuilder:
+        """Load the kernels (the forked workers inherit them) and start the backend's workers.
+
+        ``ready``: wait until every pool worker is up (the profiler times that apart); a
+        one-shot build sends its blocks at once instead, the workers taking them as they come up.
+        """
         if self.fill is not None:
             return self
         with signals.kept_as_interruption():  # numba's import and kernel loading
-            self.fill = RowFill.for_spec(self.fill_spec)
+            if self.graticule:
+                from .graticule import GraticuleFill
+
+                self.fill = GraticuleFill.for_spec(self.spec)
+            else:
+                self.fill = RowFill.for_spec(self.fill_spec)
             if self.band_rows is not None:
                 self.fill = BandFill(self.fill, self.band_rows)
             self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
@@ -109,9 +122,11 @@ class LutBuilder:
 
         with contextlib.ExitStack() as stack:
             if self.backend == "processes":
-                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype))
+                # The workers allocate the rows they fill: in parallel, not here first.
+                self._shared = stack.enter_context(SharedArray(self.shape, self.dtype, reserve=False))
                 self._pool = stack.enter_context(RowPool(self._shared, self.fill, self.workers))
-                self._pool.start()
+                if ready:
+                    self._pool.start()
             elif self.backend == "threads":
                 self._threads = stack.enter_context(ThreadPoolExecutor(max_workers=self.workers))
             elif self.backend == "prange":
@@ -122,19 +137,23 @@ class LutBuilder:
     def build(self, rows_per_task: int | None = None, progress=None, last: bool = False) -> np.ndarray:
         """A new LUT array; ``rows_per_task`` None means ``auto_rows_per_task``.
 
-        ``last``: no build follows, so the process pool's segment may be handed over as the
-        result instead of copied (the builder must be closed next).
+        ``last``: no build follows, so the process pool's segment is handed over as the result
+        instead of copied, and its workers are ended without waiting for them (the builder must
+        be closed next).
         """
         array = self._fill(rows_per_task, progress, fresh=True)
-        if self.backend == "processes":
-            array = self._shared.detach() if last else array.copy()
-        return regroup(array, self.spec.supersample) if self.spec.resample == "average" else array
+        if self.backend == "processes" and last:
+            array = self._shared.detach()
+            self._pool.close(background=True)
+        elif self.backend == "processes":
+            array = array.copy()
+        return regroup(array, self.spec.supersample) if self.fill_spec is not self.spec else array
 
     def fill_band(self, r0: int, r1: int, rows_per_task: int | None = None) -> np.ndarray:
         """The LUT's output rows [r0, r1), one band (at most ``band_rows``), filled in the
         builder's own array (valid until the next fill); an average band regrouped."""
         array = self._fill(rows_per_task, None, fresh=False, rows=(r0 * self.fine, r1 * self.fine))
-        return regroup(array, self.spec.supersample) if self.spec.resample == "average" else array
+        return regroup(array, self.spec.supersample) if self.fill_spec is not self.spec else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
         """Fill the builder's own array again, the shared segment or one kept for the other

@@ -1,4 +1,4 @@
-"""Batch running: share one LUT per input size, convert the planned images on a process pool.
+"""Batch running: share one LUT per input size and geometry, convert the planned images on a process pool.
 
 The LUTs are built (or loaded from the cache) in the parent, copied once into shared-memory
 segments the parent owns, and attached by every worker in the pool initializer: never pickled.
@@ -17,9 +17,11 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
+from .embedded import input_geometry
 from .errors import ImageError, PolewarpError, SpecError
-from .geometry import GeometrySpec
-from .imageio import check_storable, output_format, probe_size, read_image, write_image
+from .geometry import Geometry
+from .georef import write_map
+from .imageio import check_storable, output_format, probe_header, read_image
 from .lut import Lut
 from .pipeline import DEFAULT_BUILD, BuildOptions, obtain_lut, prepare, render
 from .plan import BatchItem, BatchSettings, make_folders
@@ -45,7 +47,7 @@ class ItemResult:
 
 @dataclasses.dataclass
 class _BatchWorker:
-    """One worker's state: the attached LUTs by input size, and the shared settings."""
+    """One worker's state: the attached LUTs by (input size, input geometry), and the shared settings."""
 
     segments: list
     luts: dict
@@ -61,11 +63,11 @@ def _attach_luts(handles: dict, luts_meta: dict, settings: BatchSettings) -> Non
     global _worker
     worker_signals()
     segments, luts = [], {}
-    for size, handle in handles.items():
+    for key, handle in handles.items():
         segment, array = attach(handle)
         segments.append(segment)
-        spec, checked = luts_meta[size]
-        luts[size] = Lut(array, spec, "shared", checked)
+        spec, checked, graticule = luts_meta[key]
+        luts[key] = Lut(array, spec, "shared", checked, graticule)
     _worker = _BatchWorker(segments, luts, settings)
 
 
@@ -77,12 +79,19 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def _lut_for(size, luts, settings: BatchSettings):
-    """The LUT planned for this size; a size with none fails with the reason it has none."""
-    lut = luts.get(size)
+def lut_key(size, embedded: Geometry | None, settings: BatchSettings) -> tuple:
+    """What picks an image's LUT: its size and the geometry it is read with (the settings', the
+    input side from its embedded geometry but for the --from* options given)."""
+    return size, input_geometry(settings.geometry, embedded, settings.input_options)
+
+
+def _lut_for(key, luts, settings: BatchSettings):
+    """The LUT planned for this size and geometry; a key with none fails with the reason it has none."""
+    lut = luts.get(key)
     if lut is None:
-        settings.geometry.spec(size, settings.size)  # raises why this size has no LUT
-        raise PolewarpError(f"{size[0]}x{size[1]}: size changed since planning")
+        size, geometry = key
+        geometry.spec(size, settings.size)  # raises why this size has no LUT
+        raise PolewarpError(f"{size[0]}x{size[1]}: size or embedded geometry changed since planning")
     return lut
 
 
@@ -107,11 +116,11 @@ def _convert(item: BatchItem, luts, settings: BatchSettings, result: ItemResult)
         picture = prepare(read_image(item.input, settings.max_pixels), settings.geometry.resample)
         result.size = picture.size
         stage = "convert"
-        lut = _lut_for(picture.size, luts, settings)
+        lut = _lut_for(lut_key(picture.size, picture.geometry, settings), luts, settings)
         check_storable(picture.mode, output_format(item.output))
-        pixels = render(picture, lut, settings.fill)
+        pixels = render(picture, lut, settings.fill, settings.graticule_color)
         stage = "write"
-        result.bytes = write_image(item.output, pixels, settings.encoder)
+        result.bytes = write_map(item.output, pixels, settings.encoder, lut.spec)
         result.status = "converted"
     except Exception as err:  # one image's failure, whatever it is
         reason = one_line(err).removeprefix(f"{item.input}: ")
@@ -157,29 +166,48 @@ def remove_stray_temporaries(items) -> None:
     """A worker killed mid-write leaves its temporary file behind: remove those of these outputs
     (called once no worker is writing any more)."""
     from .atomic import temporaries_for
+    from .georef import every_sidecar
 
     for item in items:
-        for stray in temporaries_for(item.output):
-            stray.unlink(missing_ok=True)
+        for target in (item.output, *every_sidecar(item.output)):
+            for stray in temporaries_for(target):
+                stray.unlink(missing_ok=True)
 
 
-def _usable_spec(size, settings: BatchSettings) -> GeometrySpec | None:
-    """The spec for an input size, or None for a size no image of it can be converted at (over
-    --max-pixels, or refused by the geometry): a header must not make the batch build a LUT
-    for a damaged file, and its images fail one by one with the reason."""
+def _usable_spec(header, settings: BatchSettings) -> tuple | None:
+    """The LUT key and spec for an input's header, or None for one no image of it can be converted
+    with (over --max-pixels, or refused by the geometry): a header must not make the batch build
+    a LUT for a damaged file, and its images fail one by one with the reason."""
+    size = header.size
     if size[0] * size[1] > settings.max_pixels:
         return None
     try:
-        return settings.geometry.spec(size, settings.size)
+        key = lut_key(size, header.geometry, settings)
+        return key, key[1].spec(size, settings.size)
     except SpecError:
         return None
 
 
 def luts_for(items, settings: BatchSettings, build: BuildOptions, cache) -> dict:
-    """One LUT per distinct usable input size (from the cache, or built once)."""
-    sizes = {size for size in map(probe_size, (item.input for item in items if not item.skip)) if size}
-    specs = {size: _usable_spec(size, settings) for size in sorted(sizes)}
-    return {size: obtain_lut(spec, build, cache) for size, spec in specs.items() if spec is not None}
+    """One LUT per distinct usable (input size, input geometry) (from the cache, or built once);
+    the headers are read for it, the pixels are not."""
+    headers = filter(None, map(probe_header, (item.input for item in items if not item.skip)))
+    specs = dict(filter(None, (_usable_spec(header, settings) for header in headers)))
+    return {key: obtain_lut(spec, build, cache) for key, spec in sorted(specs.items(), key=_order)}
+
+
+def _order(entry) -> tuple:
+    """Keys in a stable order (by size, then geometry), so that LUTs are obtained and reported alike."""
+    (size, geometry), _ = entry
+    return size, geometry.describe()
+
+
+def _read_as(geometry: Geometry, settings: BatchSettings) -> str:
+    """For --time: how a group's inputs are read, when their embedded geometry said so."""
+    if geometry == settings.geometry:
+        return ""
+    (lat, lon), heading = geometry.from_center, geometry.from_heading
+    return f" (read as {geometry.from_}, centre {lat:g},{lon:g}, heading {heading:g})"
 
 
 MAX_POOL_STARTS = 3  # a pool broken by a dying worker is restarted for the images left
@@ -207,16 +235,17 @@ def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOpti
     luts = luts_for(todo, settings, build, cache)
     if report:
         processes = f"{workers} worker process{'es' if workers != 1 else ''}"
-        report("LUTs: " + "; ".join(f"{w}x{h} {lut.origin}" for (w, h), lut in luts.items())
+        report("LUTs: " + "; ".join(f"{w}x{h}{_read_as(geometry, settings)} {lut.origin}"
+                                    for ((w, h), geometry), lut in luts.items())
                + f"; shared with {processes} through shared memory")
     make_folders(todo)
     with ExitStack() as stack:
-        shared = {size: stack.enter_context(SharedArray(lut.array.shape, lut.array.dtype))
-                  for size, lut in luts.items()}
-        for size, array in shared.items():
-            array.array[...] = luts[size].array
-        pool_arguments = ({s: a.handle for s, a in shared.items()},
-                          {s: (lut.spec, lut.checked) for s, lut in luts.items()}, settings)
+        shared = {key: stack.enter_context(SharedArray(lut.array.shape, lut.array.dtype))
+                  for key, lut in luts.items()}
+        for key, array in shared.items():
+            array.array[...] = luts[key].array
+        pool_arguments = ({k: a.handle for k, a in shared.items()},
+                          {k: (lut.spec, lut.checked, lut.graticule) for k, lut in luts.items()}, settings)
         stack.callback(remove_stray_temporaries, todo)
         for start in range(MAX_POOL_STARTS):
             last = start == MAX_POOL_STARTS - 1

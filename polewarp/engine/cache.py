@@ -1,7 +1,8 @@
 """On-disk LUT cache: key -> file, verified memory-mapped load, atomic store, LRU eviction.
 
 An entry is one self-describing file: a fixed header (magic, format version, header length,
-crc32), a JSON header (key, spec, shape, dtype), padding, then the raw array. The crc32 covers
+crc32), a JSON header (key, spec, shape, dtype), padding, then the raw array (and, when the spec
+draws a graticule, its (H, W) uint8 mask right after it). The crc32 covers
 every byte but its own, so a truncated, flipped or foreign file is caught on load and rebuilt.
 The checksum proves the bytes intact, not that polewarp wrote them (a shared folder is writable
 by others), so the JSON header must also be exactly what polewarp writes for its geometry.
@@ -30,13 +31,15 @@ import numpy as np
 from .atomic import atomic_output
 from .choices import ENV_CACHE_DIR, ENV_CACHE_MAX
 from .errors import CacheError, SpecError
-from .gather import check_lut
+from .gather import check_graticule, check_lut
 from .geometry import GeometrySpec
-from .lut import Lut, lut_layout
+from .lut import Lut, graticule_layout, lut_layout
 
 log = logging.getLogger("polewarp")
 
-FORMAT_VERSION = 2  # 1 knew two projections and no input aspect
+# 1 knew two projections and no input aspect; 2 entries may hold LUTs that kernels loaded from
+# numba's cache filled wrongly (two kernels under one symbol, see jit.named_after): rebuilt
+FORMAT_VERSION = 3
 MAGIC = b"PWLUT\r\n\x1a"
 PREAMBLE = struct.Struct("<8sIII")  # magic, format version, JSON header length, crc32
 CRC_OFFSET = 16
@@ -197,10 +200,16 @@ def _parse_header(raw: bytes, payload_bytes: int, key: str) -> GeometrySpec:
     for name in HEADER_FIELDS:
         if canonical_json(header[name]) != canonical_json(expected[name]):
             raise CacheError(f"its header's {name} {brief_json(header[name])} does not match its geometry")
-    needed = math.prod(shape) * dtype.itemsize
+    needed = math.prod(shape) * dtype.itemsize + _graticule_bytes(spec)
     if payload_bytes != needed:
         raise CacheError(f"its array is {payload_bytes} bytes, not the {needed} of its shape")
     return spec
+
+
+def _graticule_bytes(spec: GeometrySpec) -> int:
+    """The bytes of the graticule mask that follow the LUT in an entry (0: the spec has none)."""
+    layout = graticule_layout(spec)
+    return 0 if layout is None else math.prod(layout[0]) * layout[1].itemsize
 
 
 def _check_preamble(magic: bytes, version: int, header_length: int, file_bytes: int) -> None:
@@ -228,9 +237,12 @@ def _encode(key: str, lut: Lut) -> list[bytes]:
     """The entry's bytes, crc32 included, as a few parts (the array is not copied)."""
     array = np.ascontiguousarray(lut.array, dtype=lut.array.dtype.newbyteorder("<"))
     header, crc = _json_header(key, lut.spec, array.shape, array.dtype)
-    payload = memoryview(array).cast("B")
-    crc = zlib.crc32(payload, crc)
-    return [PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), crc), header, payload]
+    payloads = [memoryview(array).cast("B")]
+    if lut.graticule is not None:  # the mask's bytes follow the LUT's (its layout is the spec's)
+        payloads.append(memoryview(np.ascontiguousarray(lut.graticule)).cast("B"))
+    for payload in payloads:
+        crc = zlib.crc32(payload, crc)
+    return [PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), crc), header, *payloads]
 
 
 class EntryWriter:
@@ -302,8 +314,9 @@ def _map(path: Path) -> mmap.mmap:
         return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _decode(key: str, buffer) -> np.ndarray:
-    """Verify entry ``key``'s bytes and return a read-only array over them."""
+def _decode(key: str, buffer) -> tuple[np.ndarray, np.ndarray | None]:
+    """Verify entry ``key``'s bytes and return read-only arrays over them: the LUT and its
+    graticule mask (None without one)."""
     magic, version, header_length, crc = PREAMBLE.unpack_from(buffer)
     _check_preamble(magic, version, header_length, len(buffer))
     view = memoryview(buffer)
@@ -312,7 +325,12 @@ def _decode(key: str, buffer) -> np.ndarray:
     offset = PREAMBLE.size + header_length
     spec = _parse_header(bytes(view[PREAMBLE.size:offset]), len(buffer) - offset, key)
     shape, dtype = lut_layout(spec)
-    return np.frombuffer(buffer, dtype=dtype.newbyteorder("<"), offset=offset).reshape(shape)
+    array = np.frombuffer(buffer, dtype=dtype.newbyteorder("<"), offset=offset, count=math.prod(shape))
+    layout = graticule_layout(spec)
+    if layout is None:
+        return array.reshape(shape), None
+    mask = np.frombuffer(buffer, dtype=layout[1], offset=offset + array.nbytes).reshape(layout[0])
+    return array.reshape(shape), mask
 
 
 class LutCache:
@@ -335,7 +353,8 @@ class LutCache:
         key = cache_key(spec)
         path = self.path_for(key)
         try:
-            array = _decode(key, _map(path))
+            array, mask = _decode(key, _map(path))
+            check_graticule(mask, spec)  # a pass over H x W bytes: always, the gather does not see it
             if check:
                 check_lut(array, spec.input_shape, spec.resample)
         except FileNotFoundError:
@@ -349,7 +368,7 @@ class LutCache:
             return None
         self._touch(path)
         self.evict(self.max_bytes, keep=path)
-        return Lut(array, spec, f"cache ({path})", checked=check)
+        return Lut(array, spec, f"cache ({path})", checked=check, graticule=mask)
 
     def discard_damaged(self, spec: GeometrySpec, reason) -> None:
         """Report the entry for ``spec`` as damaged and remove it (the caller rebuilds it)."""

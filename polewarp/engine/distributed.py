@@ -141,16 +141,17 @@ def check_visible(client, items) -> None:
 
 
 class _WorkerLuts:
-    """A worker's LUTs by input size: from its cache (built once on a miss), kept in memory."""
+    """A worker's LUTs by (input size, input geometry): from its cache (built once on a miss), kept in memory."""
 
     loaded: dict = {}  # cache key -> Lut, for the life of the worker process
 
     def __init__(self, settings, cache_folder: str | None, build: BuildOptions):
-        self.geometry, self.size = settings.geometry, settings.size
+        self.size = settings.size
         self.cache_folder, self.build = cache_folder, build
 
-    def get(self, size):
-        spec = self.geometry.spec(size, self.size)
+    def get(self, key):
+        size, geometry = key
+        spec = geometry.spec(size, self.size)
         key = cache_key(spec)
         if key not in self.loaded:
             cache = LutCache(self.cache_folder) if self.cache_folder else None
@@ -190,7 +191,7 @@ def run_batch_dask(client, items, settings: BatchSettings, transfer: str = "cach
     start = time.perf_counter()
     if transfer == "scatter":
         luts = luts_for(todo, settings, build, cache)
-        shared = {size: client.scatter(lut, broadcast=True) for size, lut in luts.items()}
+        shared = {key: client.scatter(lut, broadcast=True) for key, lut in luts.items()}
         futures = {client.submit(convert_one, item, shared, settings, pure=False): item
                    for item in todo}
         sent = sum(lut.array.nbytes for lut in luts.values())

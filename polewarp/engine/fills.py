@@ -17,7 +17,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload
 
 from . import kernels, projections
-from .jit import SOURCE_FINGERPRINT, ngjit_parallel, ngjit_vector, ngjit_vector_inline
+from .jit import SOURCE_FINGERPRINT, named_after, ngjit_parallel, ngjit_vector, ngjit_vector_inline
 
 
 def _formula(number: int, kind: str):
@@ -72,6 +72,7 @@ def forward_points(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def project(lam, phi, p, xs, ys):
         assert stamp
         for i in range(lam.shape[0]):
@@ -89,6 +90,7 @@ def inverse_points(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def unproject(xs, ys, p, vectors):
         assert stamp
         for i in range(xs.shape[0]):
@@ -123,16 +125,19 @@ def unproject(name: str, x, y, options: dict | None = None) -> tuple[np.ndarray,
 
 
 @functools.cache
-def pair_fill(out_number: int, in_number: int, kind: int):
+def pair_fill(out_number: int, in_number: int, kind: int, wraps: bool):
     """The fill of LUT rows for one (output, input) projection pair: ``fill(lut, r0, r1, *args)``
     with ``RowFill.kernel_args()``. Per row, the output stage writes the unit vectors of the
     pixel centres in the input's coordinates into row buffers, the input stage their continuous
-    input pixel coordinates, and the quantiser turns them into the LUT's row for ``kind``."""
+    input pixel coordinates, and the quantiser turns them into the LUT's row for ``kind``.
+    ``wraps``: the input's columns go round the globe (a cylinder's do, unless it is a region
+    spanning less than 360 degrees: Geometry.input_wraps)."""
     stamp = SOURCE_FINGERPRINT
     out_key = CYLINDER if _entry(out_number).cylindrical else out_number
-    quantiser_key = 2 * (kind == kernels.BILINEAR) + _entry(in_number).cylindrical
+    quantiser_key = 2 * (kind == kernels.BILINEAR) + wraps
 
     @ngjit_vector
+    @named_after(out_number, in_number, kind, wraps)
     def fill(lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
         assert stamp
         width = lut.shape[1]
@@ -146,30 +151,32 @@ def pair_fill(out_number: int, in_number: int, kind: int):
     return fill
 
 
-def _pair(out_number, in_number, kind, lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h,
-          missing):
-    """``pair_fill(out_number, in_number, kind)`` called from numba (the three are constants)."""
+def _pair(out_number, in_number, kind, wraps, lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w,
+          in_h, missing):
+    """``pair_fill(out_number, in_number, kind, wraps)`` called from numba (the four are constants)."""
 
 
 @overload(_pair)
-def _pair_of(out_number, in_number, kind, *args):
-    fill = pair_fill(_literal(out_number), _literal(in_number), _literal(kind))
-    return lambda out_number, in_number, kind, *args: fill(*args)
+def _pair_of(out_number, in_number, kind, wraps, *args):
+    fill = pair_fill(_literal(out_number), _literal(in_number), _literal(kind), bool(_literal(wraps)))
+    return lambda out_number, in_number, kind, wraps, *args: fill(*args)
 
 
 @functools.cache
-def pair_fill_blocks(out_number: int, in_number: int, kind: int):
+def pair_fill_blocks(out_number: int, in_number: int, kind: int, wraps: bool):
     """numba's parallel loop over row blocks of ``pair_fill`` (the prange backend). The pair's
     fill is named by numbers, not captured: a captured dispatcher would make the cache key differ
     in every process."""
     stamp = SOURCE_FINGERPRINT
+    wraps = int(wraps)  # a compile-time constant for _pair
 
     @ngjit_parallel
+    @named_after(out_number, in_number, kind, wraps)
     def fill_blocks(lut, starts, stops, columns, rows, frame, out_p, in_p, in_bounds, in_w, in_h, missing):
         assert stamp
         for i in numba.prange(starts.shape[0]):
-            _pair(out_number, in_number, kind, lut, starts[i], stops[i], columns, rows, frame, out_p, in_p,
-                  in_bounds, in_w, in_h, missing)
+            _pair(out_number, in_number, kind, wraps, lut, starts[i], stops[i], columns, rows, frame, out_p,
+                  in_p, in_bounds, in_w, in_h, missing)
 
     return fill_blocks
 
@@ -218,6 +225,7 @@ def plane_row_kernel(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def plane_row(y, columns, frame, p, wx, wy, wz, norms):
         assert stamp
         _plane_row(number, y, columns, frame, p, wx, wy, wz, norms)
@@ -231,6 +239,7 @@ def input_row_kernel(number: int):
     stamp = SOURCE_FINGERPRINT
 
     @ngjit_vector
+    @named_after(number)
     def input_row(wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
         assert stamp
         _input_row(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys)
@@ -279,13 +288,13 @@ EDGE_SLACK = 1e-9  # pixels: a point this close outside the image's edge is roun
 def _input_row(number, wx, wy, wz, norms, p, bounds, in_w, in_h, xs, ys):
     """Continuous input pixel coordinates of a row of unit vectors (x of length ``norms``): the
     input's forward, then its framing; NaN where it shows no such point or it lies off the image."""
-    x_edge, y_edge = bounds[0], bounds[1]
+    x_edge, y_edge, y_mid = bounds[0], bounds[1], bounds[2]  # see Geometry.input_bounds
     for c in range(xs.shape[0]):
         lam = kernels._longitude(wx[c], wy[c])
         phi = kernels._latitude(wz[c])
         x, y = forward(number, lam, phi, wx[c] / norms[c], wy[c] / norms[c], wz[c], p)
         px = (x + x_edge) / (2.0 * x_edge) * in_w
-        py = (y_edge - y) / (2.0 * y_edge) * in_h
+        py = (y_edge - (y - y_mid)) / (2.0 * y_edge) * in_h
         inside = (-EDGE_SLACK <= px <= in_w + EDGE_SLACK) and (-EDGE_SLACK <= py <= in_h + EDGE_SLACK)
         xs[c] = px if inside else math.nan
         ys[c] = py if inside else math.nan

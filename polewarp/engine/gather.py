@@ -163,6 +163,28 @@ def check_lut(table: np.ndarray, input_shape: tuple[int, int], resample: str = "
                          f"rows up to {top_row}, columns up to {top_col}{unit}")
 
 
+def check_graticule(mask: np.ndarray | None, spec) -> None:
+    """Raise CacheError unless ``mask`` is what ``spec`` draws: None without a graticule, else
+    its (H, W) uint8 layout holding only 0 and 1 (for masks from outside the process)."""
+    from .lut import graticule_layout
+
+    layout = graticule_layout(spec)
+    if layout is None or mask is None:
+        if (layout is None) != (mask is None):
+            raise CacheError("a graticule mask is missing" if mask is None else "a graticule mask it does not draw")
+        return
+    if mask.shape != layout[0] or mask.dtype != layout[1]:
+        raise CacheError(f"its graticule mask is {mask.shape} {mask.dtype}, not {layout[0]} {layout[1]}")
+    if mask.size and int(mask.max()) > 1:
+        raise CacheError(f"its graticule mask holds {int(mask.max())}: only 0 and 1 are")
+
+
+def draw_graticule(pixels: np.ndarray, mask: np.ndarray, color) -> np.ndarray:
+    """``pixels`` (H, W[, C]) with ``color`` (a value or per-channel values) where ``mask`` is 1, in place."""
+    pixels[mask.view(bool)] = color
+    return pixels
+
+
 def padded_source(src: np.ndarray, spare_bytes: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The source with its first column repeated after the last (the seam wraps) and its last
     row repeated (the pole clamps), so that every pixel has four neighbours; returned with the

@@ -22,6 +22,8 @@ MAX_SUPERSAMPLE = 16
 ANGLE_DECIMALS = 9
 # The Python API's older names, still taken as keywords (and read from older sidecars).
 ALIASES = {"source": "from_", "input_lat_limit": "from_lat_limit"}
+# Another way to give a side's centre and heading, taken as keywords (poles.py turns them into those).
+POLE_KEYWORDS = ("pole", "pole_turn", "from_pole", "from_pole_turn")
 
 Vector = tuple[float, float, float]
 
@@ -90,6 +92,21 @@ def _check_center(center, name: str) -> tuple[float, float]:
     return lat, canonical_angle(180.0 - (180.0 - lon) % 360.0, f"{name} longitude")
 
 
+GRATICULES = ("graticule", "graticule_rotated")  # the steps in degrees of the graticule drawn
+
+
+def _check_graticule(step, name: str) -> float | None:
+    """A graticule step: a whole number of steps round the circle, so that meridians meet at 180."""
+    if step is None:
+        return None
+    step = canonical_angle(step, name.replace("_", " "))
+    turns = round(360.0 / step) if step > 0 else 0
+    if not (0.0 < step <= 180.0 and abs(turns * step - 360.0) <= 1e-6):
+        raise SpecError(f"{name.replace('_', ' ')} must divide 360 degrees (10, 15, 7.5 ...), not {step:g}",
+                        param=name)
+    return step
+
+
 def option_name(option: str, side: str) -> str:
     """The Python name of a projection option on one side: lat_limit, or from_lat_limit."""
     return option if side == "to" else f"from_{option}"
@@ -155,6 +172,9 @@ class Geometry:
     resample: str = "nearest"
     supersample: int | None = None
     legacy: bool = False
+    from_bounds: tuple[float, float, float, float] | None = None  # a regional equirectangular input: W, S, E, N
+    graticule: float | None = None
+    graticule_rotated: float | None = None
 
     def __post_init__(self):
         def put(name, value):
@@ -176,6 +196,9 @@ class Geometry:
             for option, value in _check_options(entry, values, side).items():
                 put(option_name(option, side), value)
         put("legacy", bool(self.legacy))
+        put("from_bounds", _check_region(self.from_bounds, self))
+        for name in GRATICULES:
+            put(name, _check_graticule(getattr(self, name), name))
         if self.supersample is not None:
             if self.resample != "average":
                 raise SpecError("supersample applies only to average resampling", param="supersample")
@@ -192,7 +215,8 @@ class Geometry:
 
     @classmethod
     def of(cls, **fields) -> Geometry:
-        """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) included."""
+        """A Geometry from keywords, the older names (``source``, ``input_lat_limit``) and the poles
+        (``pole``, ``pole_turn``, ``from_pole``, ``from_pole_turn``: poles.py) included."""
         try:
             return cls(**_renamed(fields))
         except TypeError as err:
@@ -228,16 +252,41 @@ class Geometry:
             and self.lat_limit is None
             and self.from_ == "equirectangular"
             and self.from_lat_limit is None
+            and self.from_bounds is None
             and self.input_is_normal()
         )
 
     def input_is_normal(self) -> bool:
         """The input is a normal map of the whole globe in latitude: centre 0,0, north up."""
-        return self.from_center == (0.0, 0.0) and self.from_heading == 0.0
+        return self.from_center == (0.0, 0.0) and self.from_heading == 0.0 and self.region_middle() == 0.0
+
+    def region_middle(self) -> float:
+        """The middle longitude, degrees, of a regional input's bounds (0 for a whole map)."""
+        if self.from_bounds is None:
+            return 0.0
+        west, _, east, _ = self.from_bounds
+        return canonical_angle(west + _span(west, east) / 2.0, "from bounds")
+
+    def input_bounds(self) -> tuple[float, float, float]:
+        """The input's framing on the unit sphere: half-width X, half-height Y and the middle y
+        (an image covers [-X, X] x [mid - Y, mid + Y]). A regional input is framed about its
+        middle longitude, which its frame is turned to (``frames``), so that a region across
+        180 degrees needs no wrapping: its columns and rows stay affine in lon/lat."""
+        if self.from_bounds is None:
+            return (*self.input.bounds(self.options("from")), 0.0)
+        west, south, east, north = self.from_bounds
+        return (math.radians(_span(west, east)) / 2.0, math.radians(north - south) / 2.0,
+                math.radians(north + south) / 2.0)
+
+    def input_wraps(self) -> bool:
+        """The input's columns go round the globe: a cylinder, unless a region spans less than 360."""
+        return self.input.cylindrical and (self.from_bounds is None or _span(*self.from_bounds[::2]) == 360.0)
 
     def frames(self) -> tuple[tuple[Vector, Vector, Vector], tuple[Vector, Vector, Vector]]:
-        """The output's and the input's axes on the globe (centre, rotated east, rotated pole)."""
-        return aspect_frame(self.center, self.heading), aspect_frame(self.from_center, self.from_heading)
+        """The output's and the input's axes on the globe (centre, rotated east, rotated pole);
+        a regional input's centre is its middle longitude."""
+        centre = self.from_center if self.from_bounds is None else (0.0, self.region_middle())
+        return aspect_frame(self.center, self.heading), aspect_frame(centre, self.from_heading)
 
     def output_axes_in_input(self) -> tuple[Vector, Vector, Vector]:
         """The output's axes in the input's own coordinates: the one rotation a LUT applies
@@ -254,9 +303,15 @@ class Geometry:
         return GeometrySpec(input_size, output_size, geometry=self)
 
     def to_dict(self) -> dict:
-        """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it)."""
-        data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)}
+        """The canonical, JSON-ready form (the cache key and the LUT sidecar hold it). The
+        graticule steps appear only when set, so that a geometry without one keeps its key."""
+        data = {field.name.rstrip("_"): getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name not in GRATICULES or getattr(self, field.name) is not None}
         data["center"], data["from_center"] = list(self.center), list(self.from_center)
+        if self.from_bounds is None:
+            del data["from_bounds"]  # a whole map keeps the key it had before regions existed
+        else:
+            data["from_bounds"] = list(self.from_bounds)
         return data
 
     @classmethod
@@ -269,8 +324,11 @@ class Geometry:
         if unknown:
             raise SpecError(f"not a polewarp geometry: unknown field {sorted(unknown)[0]!r}")
         try:
-            values = {name: data[key] for name, key in fields.items()}
+            values = {name: data[key] for name, key in fields.items()
+                      if key != "from_bounds" and (name not in GRATICULES or key in data)}
             values["center"], values["from_center"] = tuple(values["center"]), tuple(values["from_center"])
+            if data.get("from_bounds") is not None:
+                values["from_bounds"] = tuple(data["from_bounds"])
         except (KeyError, TypeError) as err:
             raise SpecError(f"not a polewarp geometry: missing {err}") from None
         return cls(**values)
@@ -278,6 +336,8 @@ class Geometry:
     def describe(self, input_size=None, output_size=None, supersample=None) -> str:
         """The geometry in words, for listings and messages (with the sizes when given)."""
         words = f"{self.from_}{_size_words(input_size)}"
+        if self.from_bounds is not None:
+            words += " of {:g},{:g},{:g},{:g}".format(*self.from_bounds)
         words += _aspect_words(self.from_center, self.from_heading, (0.0, 0.0), 0.0) + _option_words(self, "from")
         words += f" -> {self.to}{_size_words(output_size)}, centre {self.center[0]:g},{self.center[1]:g}, "
         words += f"heading {self.heading:g}" + _option_words(self, "to")
@@ -286,7 +346,47 @@ class Geometry:
             words += f", average of {supersample}x{supersample}" if supersample else ", average"
         elif self.resample != "nearest":
             words += f", {self.resample}"
+        words += "".join(f", {name.replace('_', ' ')} {getattr(self, name):g}" for name in GRATICULES
+                         if getattr(self, name) is not None)
         return words + (", legacy" if self.legacy else "")
+
+
+def _span(west: float, east: float) -> float:
+    """Degrees of longitude from west to east (east < west crosses 180; equal: all 360)."""
+    return (east - west) % 360.0 or 360.0
+
+
+def _check_region(bounds, geometry: Geometry):
+    """--from-bounds WEST,SOUTH,EAST,NORTH: an equirectangular input's extent in degrees,
+    validated and normalised (the whole world is None: one cache key). West equal to east is a
+    band all round (0,S,360,N read from a file comes here so)."""
+    if bounds is None:
+        return None
+    try:
+        values = tuple(bounds)
+    except TypeError:
+        values = ()
+    if len(values) != 4:
+        raise SpecError(f"from bounds must be four numbers WEST,SOUTH,EAST,NORTH, not {bounds!r}",
+                        param="from_bounds")
+    try:
+        west, south, east, north = (canonical_angle(value, "from bounds") for value in values)
+    except SpecError as err:
+        raise SpecError(str(err), param="from_bounds") from None
+    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
+        raise SpecError(f"from bounds: longitudes must be within -180..180, not {west:g} and {east:g}",
+                        param="from_bounds")
+    if not -90.0 <= south < north <= 90.0:
+        raise SpecError(f"from bounds: need -90 <= south < north <= 90, not south {south:g}, north {north:g}",
+                        param="from_bounds")
+    if _span(west, east) == 360.0 and (south, north) == (-90.0, 90.0):
+        return None
+    if geometry.from_ != "equirectangular":
+        raise SpecError(f"from bounds apply to an equirectangular input, not {geometry.from_}", param="from_bounds")
+    if geometry.from_lat_limit is not None or geometry.from_center != (0.0, 0.0) or geometry.from_heading != 0.0:
+        raise SpecError("from bounds place a normal map: give no --from-lat-limit, --from-center or "
+                        "--from-heading beside them", param="from_bounds")
+    return west, south, east, north
 
 
 def _size_words(size) -> str:
@@ -304,7 +404,8 @@ def _option_words(geometry: Geometry, side: str) -> str:
                    for option, value in geometry.options(side).items() if value is not None)
 
 
-_GEOMETRY_FIELDS = frozenset(field.name for field in dataclasses.fields(Geometry)) | frozenset(ALIASES)
+_GEOMETRY_FIELDS = frozenset(field.name for field in dataclasses.fields(Geometry)) | frozenset(ALIASES) \
+    | frozenset(POLE_KEYWORDS)
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -403,12 +504,15 @@ class GeometrySpec:
 
 
 def _renamed(fields: dict) -> dict:
-    """Keywords with the older names (``source``, ``input_lat_limit``) given their new ones."""
+    """Keywords in Geometry's own terms: the older names (``source``, ``input_lat_limit``) given
+    their new ones, and a side's ``pole`` (``pole_turn``) made its centre and heading."""
+    from .poles import placed  # poles.py builds on this module
+
     renamed = {ALIASES.get(name, name): value for name, value in fields.items()}
     clash = [old for old, new in ALIASES.items() if old in fields and new in fields]
     if clash:
         raise SpecError(f"give {ALIASES[clash[0]]} or its older name {clash[0]}, not both")
-    return renamed
+    return placed(renamed)
 
 
 def _changed(geometry: Geometry, fields: dict) -> Geometry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -10,10 +11,13 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageColor
+from PIL import Image, ImageColor, TiffImagePlugin
 
+from . import pngwrite
 from .atomic import atomic_output
+from .embedded import read_embedded, save_arguments
 from .errors import FormatError, ImageError, SpecError
+from .geometry import Geometry
 
 log = logging.getLogger("polewarp")
 
@@ -46,15 +50,16 @@ class Picture:
     mode: str
     palette: object = None  # a P image's ImagePalette
     info: dict = dataclasses.field(default_factory=dict)  # icc_profile, dpi, transparency
+    geometry: Geometry | None = None  # what made it: read from the file's metadata, or to embed in it
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height)."""
         return self.pixels.shape[1], self.pixels.shape[0]
 
-    def with_pixels(self, pixels: np.ndarray) -> Picture:
-        """The same mode, palette and metadata around other pixels."""
-        return dataclasses.replace(self, pixels=pixels)
+    def with_pixels(self, pixels: np.ndarray, geometry: Geometry | None = None) -> Picture:
+        """The same mode, palette and metadata around other pixels, made by ``geometry``."""
+        return dataclasses.replace(self, pixels=pixels, geometry=geometry)
 
 
 def output_format(path) -> str:
@@ -142,7 +147,7 @@ def _picture(path: Path, image: Image.Image, max_pixels: int) -> Picture:
         pixels = pixels[:, :, None]
     info = {key: image.info[key] for key in ("icc_profile", "dpi", "transparency") if key in image.info}
     palette = image.palette.copy() if image.mode == "P" else None
-    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info)
+    return Picture(np.ascontiguousarray(pixels), image.mode, palette, info, read_embedded(image, path))
 
 
 # What damaged files make Pillow's decoders and encoders raise, besides OSError (fuzzing found each).
@@ -175,9 +180,8 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """
     path = Path(path)
     check_regular_file(path)
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with Image.open(path) as image:
+        with _own_bomb_check(), Image.open(path) as image:
             return _picture(path, image, max_pixels)
     except ImageError:
         raise
@@ -189,6 +193,15 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
         raise
     except CODEC_ERRORS as err:
         raise ImageError(f"{path}: cannot decode the image ({_reason(err)})") from None
+
+
+@contextlib.contextmanager
+def _own_bomb_check():
+    """Pillow's decompression-bomb check off: polewarp checks the size itself (--max-pixels)
+    before decoding, and a header alone is no bomb."""
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
@@ -201,17 +214,40 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def probe_size(path) -> tuple[int, int] | None:
-    """(width, height) from the image's header without decoding it; None when the path is not a
-    regular file or Pillow cannot tell (the caller reports the file when it reads it)."""
+@dataclasses.dataclass(frozen=True)
+class Header:
+    """What an image's header says, read without decoding its pixels."""
+
+    size: tuple[int, int]
+    mode: str
+    format: str
+    geometry: Geometry | None
+
+
+def read_header(path, warn: bool = True) -> Header:
+    """The image's header: size, mode, format and embedded geometry (a damaged one is a warning
+    when ``warn``); what is not an image Pillow can open is an ImageError naming the file."""
     path = Path(path)
+    check_regular_file(path)
     try:
-        check_regular_file(path)
-        with Image.open(path) as image:
-            width, height = image.size
-    except (ImageError, Image.UnidentifiedImageError, *CODEC_ERRORS):
+        with _own_bomb_check(), Image.open(path) as image:
+            return Header(image.size, image.mode, image.format, read_embedded(image, path, warn))
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file Pillow can read") from None
+    except CODEC_ERRORS as err:
+        raise ImageError(f"{path}: cannot read the header ({_reason(err)})") from None
+
+
+def probe_header(path) -> Header | None:
+    """The header for planning (silent: the caller reports the file when it reads it); None when
+    the path is not a regular file, Pillow cannot tell or the size is empty."""
+    try:
+        header = read_header(path, warn=False)
+    except ImageError:
         return None
-    return (width, height) if width > 0 and height > 0 else None
+    return header if min(header.size) > 0 else None
 
 
 def for_blending(picture: Picture) -> Picture:
@@ -227,7 +263,8 @@ def for_blending(picture: Picture) -> Picture:
     log.info("%s image converted to %s for blending", picture.mode, target)
     info = {key: value for key, value in picture.info.items() if key != "transparency"}
     pixels = np.asarray(converted)
-    return Picture(np.ascontiguousarray(pixels if pixels.ndim == 3 else pixels[:, :, None]), target, None, info)
+    return Picture(np.ascontiguousarray(pixels if pixels.ndim == 3 else pixels[:, :, None]), target, None, info,
+                   picture.geometry)
 
 
 def to_image(picture: Picture) -> Image.Image:
@@ -252,6 +289,9 @@ def check_fill(color: str) -> None:
         raise SpecError(f"{color!r}: every component must be within 0-255, not {components}")
 
 
+GRATICULE_COLOR = "#d3d3d3"  # light grey (CSS lightgrey), opaque in every mode with alpha
+
+
 def fill_color(color: str | None, picture: Picture):
     """Per-channel fill for "no source" pixels: ``color`` as Pillow reads it, else black
     (transparent where the image has alpha)."""
@@ -271,6 +311,8 @@ class EncoderOptions:
 
     compress_level: int | None = None
     quality: int | None = None
+    georef: bool | None = None  # None: GIS georeferencing for TIFF alone (engine/georef.py)
+    earth_radius: float | None = None  # metres; None: georef.EARTH_RADIUS
 
     # PNG level 1: ~4x faster than Pillow's 6 for ~10% larger files (perf/RESULTS.md).
     DEFAULT_COMPRESS_LEVEL = 1
@@ -292,19 +334,42 @@ class EncoderOptions:
         return arguments
 
 
-def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions()) -> int:
+def _tiff_directory(tags) -> TiffImagePlugin.ImageFileDirectory_v2:
+    directory = TiffImagePlugin.ImageFileDirectory_v2()
+    for tag, (kind, values) in tags.items():
+        directory[tag] = values
+        directory.tagtype[tag] = kind
+    return directory
+
+
+# PNGs are written by pngwrite (parallel deflate) unless this is "pillow": the way back to
+# Pillow's encoder, and the baseline of perf/bench_codec.py.
+PNG_ENCODER_VARIABLE = "POLEWARP_PNG_ENCODER"
+
+
+def write_image(path, picture: Picture, encoder: EncoderOptions = EncoderOptions(), tiff_tags=None) -> int:
     """Write atomically (a temporary file in the same folder, then os.replace); returns bytes.
+    ``tiff_tags``: {tag: (TIFF type, values)} added to a TIFF (the GeoTIFF tags).
 
     Whatever the encoder raises on an odd image becomes an ImageError naming the file.
     """
     path = Path(path)
     fmt = output_format(path)
     check_storable(picture.mode, fmt)
-    image = to_image(picture)
+    arguments = encoder.save_arguments(fmt, picture)
+    if picture.geometry is not None:
+        arguments.update(save_arguments(fmt, picture.geometry, path))
+    if tiff_tags:
+        arguments["tiffinfo"] = _tiff_directory(tiff_tags)
+    own_png = fmt == "PNG" and pngwrite.takes(arguments) and os.environ.get(PNG_ENCODER_VARIABLE) != "pillow"
+    image = None if own_png else to_image(picture)
     check_output_path(path)
     try:
         with atomic_output(path) as stream:
-            image.save(stream, format=fmt, **encoder.save_arguments(fmt, picture))
+            if own_png:
+                pngwrite.save(stream, picture.pixels, picture.mode, picture.palette, arguments)
+            else:
+                image.save(stream, format=fmt, **arguments)
     except MemoryError:
         raise
     except OSError as err:

@@ -15,7 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .geometry import FRACTION_BITS
-from .jit import ngjit, ngjit_inline, ngjit_parallel, ngjit_vector
+from .jit import named_after, ngjit, ngjit_inline, ngjit_parallel, ngjit_vector
 
 PI = math.pi
 TWO_PI = 2.0 * math.pi
@@ -319,6 +319,7 @@ def nearest_kernel(channels):
     outside the input (those get ``fill`` too; see ``_outside``)."""
 
     @ngjit
+    @named_after(channels)
     def gather(src, lut, fill, marker, out):
         return _gather_nearest(src, lut, fill, marker, out, channels)
 
@@ -443,6 +444,7 @@ def bilinear_bytes_kernel(channels):
     LUT, the fill, alpha (premultiply by the last channel), the output."""
 
     @ngjit
+    @named_after(channels)
     def gather(data, height, width, lut, fill, alpha, out):
         _bilinear_words(data, height, width, lut, fill, alpha, out, channels)
 
@@ -595,6 +597,7 @@ def average_bytes_kernel(channels, alpha):
     height, the LUT, the fill, the output."""
 
     @ngjit
+    @named_after(channels, alpha)
     def gather(data, width, in_h, lut, fill, out):
         if alpha:
             _average_words_premultiplied(data, width, in_h, lut, fill, out, channels)

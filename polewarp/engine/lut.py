@@ -5,6 +5,7 @@ build_lut is the front door; the backends that fill the rows live in ``backends`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -20,13 +21,17 @@ class Lut:
 
     ``origin`` says how it was obtained (built and how, or loaded from the cache), for --time.
     ``checked``: its pairs are known to lie within the input (built here, or checked when
-    loaded); ``apply_lut`` checks any other LUT as it gathers.
+    loaded); ``apply_lut`` checks any other LUT as it gathers. ``graticule``: the (H_out, W_out)
+    uint8 mask of the pixels on the graticule (1) when the spec draws one, else None; a separate
+    array, not a value reserved in the LUT, so that every gather stays as it is and the LUT keeps
+    each pixel's source.
     """
 
     array: np.ndarray
     spec: GeometrySpec
     origin: str = "built"
     checked: bool = False
+    graticule: np.ndarray | None = None
 
     @property
     def missing(self) -> int:
@@ -37,6 +42,16 @@ class Lut:
 def lut_dtype(input_size: tuple[int, int]) -> np.dtype:
     """uint16 while both input sides fit below its top value (the sentinel), uint32 beyond."""
     return np.dtype(np.uint16 if max(input_size) <= 65535 else np.uint32)
+
+
+GRATICULE_DTYPE = np.dtype(np.uint8)
+
+
+def graticule_layout(spec: GeometrySpec) -> tuple[tuple[int, int], np.dtype] | None:
+    """Shape and dtype of a spec's graticule mask, one value an output pixel; None: no graticule."""
+    if spec.graticule is None and spec.graticule_rotated is None:
+        return None
+    return spec.output_shape, GRATICULE_DTYPE
 
 
 def lut_layout(spec: GeometrySpec) -> tuple[tuple[int, ...], np.dtype]:
@@ -62,7 +77,9 @@ class RowFill:
     """
 
     kind: int  # kernels.NEAREST, LEGACY or BILINEAR
-    pair: tuple[int, int] | None  # (output, input) projection numbers; None: the Mercator/equirectangular kernels
+    # (output, input) projection numbers and whether the input's columns wrap; None: the
+    # Mercator/equirectangular kernels
+    pair: tuple[int, int, bool] | None
     columns: np.ndarray
     rows: np.ndarray
     frame: np.ndarray
@@ -99,13 +116,14 @@ class RowFill:
         in_h, in_w = spec.input_shape
         return cls(
             kind=kind,
-            pair=None if spec.legacy or _classic(spec) else (number(spec.to), number(spec.from_)),
+            pair=None if spec.legacy or _classic(spec) else (number(spec.to), number(spec.from_),
+                                                              spec.geometry.input_wraps()),
             columns=columns,
             rows=rows,
             frame=frame,
             out_params=np.array(spec.output.params(spec.options("to")), np.float64),
             in_params=np.array(spec.input.params(spec.options("from")), np.float64),
-            in_bounds=np.array(spec.input.bounds(spec.options("from")), np.float64),
+            in_bounds=np.array(spec.geometry.input_bounds(), np.float64),
             in_mercator=spec.from_ == "mercator",
             in_w=in_w,
             in_h=in_h,
@@ -123,7 +141,7 @@ class RowFill:
     def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
         from . import fills, kernels
 
-        kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self.pair, self.kind)
+        kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self._pair_key())
         kernel(lut, r0, r1, *self.kernel_args())
 
     def fill_blocks(self, lut: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> None:
@@ -133,7 +151,11 @@ class RowFill:
         if self.pair is None:
             kernels._fill_blocks_prange(lut, starts, stops, self.kind, *self.kernel_args())
         else:
-            fills.pair_fill_blocks(*self.pair, self.kind)(lut, starts, stops, *self.kernel_args())
+            fills.pair_fill_blocks(*self._pair_key())(lut, starts, stops, *self.kernel_args())
+
+    def _pair_key(self) -> tuple[int, int, int, bool]:
+        out_number, in_number, wraps = self.pair
+        return out_number, in_number, self.kind, wraps
 
     def rows_from(self, r0: int, r1: int) -> RowFill:
         """The fill of rows [r0, r1) alone, as rows [0, r1 - r0): every kernel reads a row's
@@ -166,7 +188,7 @@ class BandFill:
 def _classic(spec: GeometrySpec) -> bool:
     """Whether the Mercator/equirectangular kernels build this LUT: a cylindrical output from a
     Mercator input or a whole-globe equirectangular one (the kernels that the pinned checksums hold)."""
-    whole = spec.from_ == "equirectangular" and spec.from_lat_limit in (None, 90.0)
+    whole = spec.from_ == "equirectangular" and spec.from_lat_limit in (None, 90.0) and spec.from_bounds is None
     return spec.output.cylindrical and (spec.from_ == "mercator" or whole)
 
 
@@ -213,10 +235,16 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     """
     from .backends import LutBuilder
 
-    with LutBuilder(spec, backend, workers) as builder:
+    builder = LutBuilder(spec, backend, workers)
+    with contextlib.closing(builder.start(ready=False)):
         array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)
+    mask = None
+    if graticule_layout(spec) is not None:  # same backend, same blocks; the progress counts the LUT
+        with LutBuilder(spec, builder.backend, workers, graticule=True) as drawer:
+            mask = drawer.build(rows_per_task, last=True)
+        mask.setflags(write=False)
     workers = builder.workers
     origin = (f"built ({builder.backend}, {workers} worker{'s' * (workers > 1)}, "
               f"{builder.rows_per_task} rows/task)")
-    return Lut(array, spec, origin, checked=True)
+    return Lut(array, spec, origin, checked=True, graticule=mask)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
+from .embedded import input_geometry
 from .errors import CacheError, SpecError
-from .gather import apply_lut
+from .gather import apply_lut, draw_graticule
 from .geometry import Geometry, GeometrySpec
+from .georef import embedded_disagreement, wanted, with_input_extent, write_map
 from .imageio import (
     ALPHA_MODES,
     DEFAULT_MAX_PIXELS,
+    GRATICULE_COLOR,
     EncoderOptions,
     check_storable,
     fill_color,
     for_blending,
     output_format,
-    write_image,
 )
+
+log = logging.getLogger("polewarp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +79,13 @@ class ConvertRequest:
     geometry: Geometry = Geometry()
     size: tuple[int, ...] | None = None  # the output size asked for (see GeometrySpec)
     fill: str | None = None
+    graticule_color: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     lut_file: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # None: the geometry's input side as given. A dict: the input's embedded geometry gives the
+    # input side, these values (the --from-center, --from-heading ... given) on top.
+    input_options: dict | None = None
 
 
 def check_paths(input_path: Path, output_path: Path) -> None:
@@ -99,6 +108,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
     watch = watch or Stopwatch()
     check_paths(request.input_path, request.output_path)
     fmt = output_format(request.output_path)
+    wanted(request.encoder, request.output_path)  # --georef for a format with no place for it: before any work
     if request.lut_file is None:
         budget = bands.memory_budget() if budget == "default" else budget
         plan, mapped = bands.plan_convert(request, fmt, budget, band_rows)
@@ -112,7 +122,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 
             lut, spec = load_lut(request.lut_file, picture.size, check=False), None  # see below
         else:
-            lut, spec = None, request.geometry.spec(picture.size, request.size)
+            lut, spec = None, _input_read(request, picture).spec(picture.size, request.size)
         picture = prepare(picture, (spec or lut.spec).resample)
         check_storable(picture.mode, fmt)
         # The gather checks a LUT file or a cache hit as it reads it: free in the numba gather,
@@ -120,13 +130,26 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
         lut = lut or obtain_lut(spec, build, cache, progress, check_hit=False)
     with watch.phase("gather"):
         try:
-            result = render(picture, lut, request.fill)
+            result = render(picture, lut, request.fill, request.graticule_color)
         except CacheError as err:  # a LUT from outside the process points outside the input
             lut = _replacement(err, lut, request, build, cache, progress)
-            result = render(picture, lut, request.fill)
+            result = render(picture, lut, request.fill, request.graticule_color)
     with watch.phase("write"):
-        size = write_image(request.output_path, result, request.encoder)
+        size = write_map(request.output_path, result, request.encoder, lut.spec)
     return lut, size
+
+
+def _input_read(request: ConvertRequest, picture):
+    """The request's geometry, its input side as the picture's embedded geometry says (the
+    request's input options on top)."""
+    geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
+    if geometry is not request.geometry and picture.geometry is not None:
+        log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
+        if difference := embedded_disagreement(picture.geometry, request.input_path, picture.size):
+            log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
+                        request.input_path, difference)
+        return geometry
+    return with_input_extent(geometry, request.input_path, picture.size)
 
 
 def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):
@@ -143,8 +166,12 @@ def prepare(picture, resample: str):
     return picture if resample == "nearest" else for_blending(picture)
 
 
-def render(picture, lut, fill: str | None):
+def render(picture, lut, fill: str | None, graticule_color: str | None = None):
     """The picture gathered through the LUT; "no source" pixels get ``fill`` (default zeros:
-    black, and transparent where the image has alpha)."""
+    black, and transparent where the image has alpha); then the LUT's graticule, if it has one,
+    is drawn over it in ``graticule_color`` (default GRATICULE_COLOR)."""
     alpha = picture.mode in ALPHA_MODES
-    return picture.with_pixels(apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha))
+    pixels = apply_lut(lut, picture.pixels, fill_color(fill, picture), alpha=alpha)
+    if getattr(lut, "graticule", None) is not None:
+        draw_graticule(pixels, lut.graticule, fill_color(graticule_color or GRATICULE_COLOR, picture))
+    return picture.with_pixels(pixels, lut.spec.geometry)

@@ -42,12 +42,15 @@ class BatchSettings:
     fill: str | None = None
     encoder: EncoderOptions = EncoderOptions()
     max_pixels: int = DEFAULT_MAX_PIXELS
+    input_options: dict | None = None  # as ConvertRequest's: None, or the --from* on top of an input's geometry
+    graticule_color: str | None = None
 
     def __post_init__(self):
         # The checks that do not depend on the input size: any size shows them.
         self.geometry.spec((2, 1), self.size)
-        if self.fill is not None:
-            check_fill(self.fill)
+        for color in (self.fill, self.graticule_color):
+            if color is not None:
+                check_fill(color)
 
 
 def _folder_images(folder: Path, recursive: bool):
@@ -178,28 +181,33 @@ def check_report(report: Path, items) -> None:
         raise SpecError(f"--report {report}: {why}")
 
 
-def _plan_problems(items, overwrite: bool, skip_existing: bool) -> list[str]:
-    """What stops the plan: two inputs to one output, an output over an input, existing outputs."""
+def _plan_problems(items, overwrite: bool, skip_existing: bool, sidecars) -> list[str]:
+    """What stops the plan: two inputs to one output, an output over an input, existing outputs
+    (an output's sidecars, ``sidecars(output)``, count as outputs)."""
     by_output = {}
     for item in items:
-        by_output.setdefault(_real(item.output), []).append(item.input)
+        for output in (item.output, *sidecars(item.output)):
+            by_output.setdefault(_real(output), []).append(item.input)
     problems = [f"{', '.join(map(str, sources))} -> one output {output}"
                 for output, sources in by_output.items() if len(sources) > 1]
     real_inputs = {_real(item.input) for item in items}
-    over_input = {item for item in items if _real(item.output) in real_inputs}
+    over_input = {item for item in items
+                  if any(_real(output) in real_inputs for output in (item.output, *sidecars(item.output)))}
     problems += [f"{item.output} would write over an input (choose another -o/--out-dir or a --name "
                  "unlike the inputs' names)" for item in items if item in over_input]
     if not (overwrite or skip_existing):
-        problems += [f"{item.output} exists (use --overwrite or --skip-existing)" for item in items
-                     if item not in over_input and item.output.exists()]
+        problems += [f"{output} exists (use --overwrite or --skip-existing)" for item in items
+                     if item not in over_input for output in (item.output, *sidecars(item.output))
+                     if output.exists()]
     return problems
 
 
 def plan(inputs, out_dir, template="{stem}.{ext}", fmt=None, recursive=False, overwrite=False,
-         skip_existing=False, report=None) -> list[BatchItem]:
+         skip_existing=False, report=None, sidecars=lambda output: ()) -> list[BatchItem]:
     """The outputs, checked before any work (nothing is created): names inside ``out_dir``, no
     two inputs to one output, no output over an input, no existing output unless overwrite or
-    skip_existing, and a --report path that can be written over nothing of the batch."""
+    skip_existing, and a --report path that can be written over nothing of the batch.
+    ``sidecars(output)``: the files written beside an output (georef.sidecar_paths)."""
     check_template(template)
     if overwrite and skip_existing:
         raise SpecError("--overwrite and --skip-existing contradict each other")
@@ -212,7 +220,7 @@ def plan(inputs, out_dir, template="{stem}.{ext}", fmt=None, recursive=False, ov
         items.append(BatchItem(source, out_dir / relative / name))
     if not items:
         raise SpecError("no input images found")
-    problems = _plan_problems(items, overwrite, skip_existing)
+    problems = _plan_problems(items, overwrite, skip_existing, sidecars)
     if problems:
         raise SpecError("the plan has problems:\n  " + "\n  ".join(problems))
     if report is not None:

@@ -48,33 +48,51 @@ PR_SET_PDEATHSIG = 1
 
 @dataclasses.dataclass(frozen=True)
 class SharedArrayHandle:
-    """What a worker needs to attach to the parent's array: small and picklable."""
+    """What a worker needs to attach to the parent's array: small and picklable.
+
+    ``reserved``: the segment's memory is allocated already; else each worker allocates the
+    rows it fills (``_row_reserver``).
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str
+    reserved: bool = True
 
 
 def _size_text(nbytes: int) -> str:
     return f"{nbytes / 2**20:.1f} MiB"
 
 
-def _reserve(fd: int, size: int) -> None:
-    """Allocate the segment's memory now: a /dev/shm too small for it fails here, cleanly,
-    instead of killing the process with SIGBUS when the array is first written."""
+def _out_of_memory(size: int, reason: str) -> PolewarpError:
+    stats = os.statvfs(SEGMENT_DIR)
+    return PolewarpError(f"not enough shared memory in {SEGMENT_DIR}: the LUT needs {_size_text(size)}, "
+                         f"{_size_text(stats.f_bavail * stats.f_frsize)} is free ({reason})")
+
+
+def _reserve(fd: int, size: int, offset: int = 0, length: int | None = None) -> None:
+    """Allocate ``length`` bytes of the segment from ``offset`` (default: all of its ``size``)
+    now: a /dev/shm too small for it fails here, cleanly, instead of killing the process with
+    SIGBUS when the array is first written."""
     try:
-        os.posix_fallocate(fd, 0, size)
+        os.posix_fallocate(fd, offset, size - offset if length is None else length)
     except OSError as err:
         if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # no fallocate here: only set the size
             os.ftruncate(fd, size)
             return
-        stats = os.statvfs(SEGMENT_DIR)
-        raise PolewarpError(
-            f"not enough shared memory in {SEGMENT_DIR}: the LUT needs {_size_text(size)}, "
-            f"{_size_text(stats.f_bavail * stats.f_frsize)} is free ({err.strerror})") from None
+        raise _out_of_memory(size, err.strerror) from None
 
 
-def _create_locked(size: int) -> tuple[str, int]:
+def _size_only(fd: int, size: int) -> None:
+    """Set the segment's size, its memory left to the workers that fill it (in parallel, each
+    its own rows); one too large for what /dev/shm has free fails here already."""
+    stats = os.statvfs(SEGMENT_DIR)
+    if size > stats.f_bavail * stats.f_frsize:
+        raise _out_of_memory(size, os.strerror(errno.ENOSPC))
+    os.ftruncate(fd, size)
+
+
+def _create_locked(size: int, reserve: bool = True) -> tuple[str, int]:
     """A new segment file, locked by this process for its whole life: (name, descriptor).
 
     It is created under a name the cleaner treats as in progress, locked, and only then
@@ -91,7 +109,7 @@ def _create_locked(size: int) -> tuple[str, int]:
         os.close(fd)
         raise
     try:
-        _reserve(fd, size)
+        (_reserve if reserve else _size_only)(fd, size)
     except BaseException:
         _release(SEGMENT_DIR / name, fd, os.getpid())
         raise
@@ -119,29 +137,32 @@ class SharedArray:
     containers sharing /dev/shm have their own). ``remove_orphans`` unlinks the segments whose
     lock it can take, before every new segment. The creator skips the stdlib's resource
     tracker, a process that would outlive it. Elsewhere the stdlib's segment is used as is.
+
+    ``reserve=False`` (a pool's build): only the size is set; the workers allocate the rows
+    they fill, in parallel, instead of this process allocating and zeroing it all first.
     """
 
-    def __init__(self, shape: tuple[int, ...], dtype):
+    def __init__(self, shape: tuple[int, ...], dtype, reserve: bool = True):
         dtype = np.dtype(dtype)
         size = max(1, int(np.prod(shape)) * dtype.itemsize)
         self._memory = self._release = None
         try:
             with signals.deferred():  # no signal between creating the segment and owning it
-                name, buffer = self._create(size)
+                name, buffer = self._create(size, reserve)
         except BaseException:  # a signal held back is raised as the section ends, here
             self.close()
             raise
         self.array = np.ndarray(shape, dtype=dtype, buffer=buffer)
-        self.handle = SharedArrayHandle(name, tuple(shape), dtype.str)
+        self.handle = SharedArrayHandle(name, tuple(shape), dtype.str, reserve or self._memory is not None)
 
-    def _create(self, size: int) -> tuple[str, object]:
+    def _create(self, size: int, reserve: bool) -> tuple[str, object]:
         """Create the segment and arrange its release: (name, buffer)."""
         if not SEGMENT_DIR.is_dir():
             self._memory = shared_memory.SharedMemory(create=True, size=size)
             self._release = weakref.finalize(self, _release_memory, self._memory)
             return self._memory.name, self._memory.buf
         remove_orphans()
-        name, fd = _create_locked(size)
+        name, fd = _create_locked(size, reserve)
         self._release = weakref.finalize(self, _release, SEGMENT_DIR / name, fd, os.getpid())
         return name, mmap.mmap(fd, size)
 
@@ -209,6 +230,7 @@ class _WorkerState:
     segment: object  # the mapping, kept for the worker's life
     array: np.ndarray
     fill: object  # a callable (array, r0, r1) -> None
+    reserve: object = None  # a callable (r0, r1) -> None allocating those rows; None: the parent did
 
 
 _state: _WorkerState | None = None
@@ -253,16 +275,33 @@ def attach(handle: SharedArrayHandle) -> tuple[object, np.ndarray]:
     return mapping, np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=buffer)
 
 
+def _row_reserver(handle: SharedArrayHandle, array: np.ndarray):
+    """(r0, r1) -> None, allocating those rows of an unreserved segment (see ``SharedArray``).
+
+    A segment of one band (``lut.BandFill``) holds the LUT's row r at r modulo its height, and a
+    task never spans two bands: the same rule places the rows of a whole LUT (r < its height)."""
+    fd = os.open(SEGMENT_DIR / handle.name, os.O_RDWR)  # kept open for the worker's life
+    row, size, height = array.strides[0], array.nbytes, max(1, array.shape[0])
+
+    def reserve(r0: int, r1: int) -> None:
+        _reserve(fd, size, r0 % height * row, (r1 - r0) * row)
+
+    return reserve
+
+
 def _attach(handle: SharedArrayHandle, fill) -> None:
     """Pool initializer: attach once, keep the state."""
     global _state
     worker_signals()
-    _state = _WorkerState(*attach(handle), fill)
+    segment, array = attach(handle)
+    _state = _WorkerState(segment, array, fill, None if handle.reserved else _row_reserver(handle, array))
 
 
 def _run_block(block: tuple[int, int]) -> int:
     """Fill one row block in place; returns only the number of rows done."""
     r0, r1 = block
+    if _state.reserve is not None:
+        _state.reserve(r0, r1)
     _state.fill(_state.array, r0, r1)
     return r1 - r0
 
@@ -290,13 +329,16 @@ def process_pool(workers: int, initializer, initargs) -> ProcessPoolExecutor:
     return executor
 
 
-def shutdown(executor: ProcessPoolExecutor, abandon: bool = False) -> None:
+def shutdown(executor: ProcessPoolExecutor, abandon: bool = False, background: bool = False) -> None:
     """End a pool and its workers, with every wait bounded once a signal has arrived.
 
     ``abandon``: the work is dropped (an error or a signal is on its way), so the workers are
     ended at once; otherwise the running tasks finish first, unless a signal comes meanwhile.
     Ending is SIGTERM (with SIGCONT: a stopped process keeps it pending), then SIGKILL after
     TERMINATE_GRACE_S. Signals are held back meanwhile and raised at the end.
+    ``background``: the signals are sent now, and the waits for the workers' exit (and the
+    SIGKILL, if one is needed) are left to a daemon thread: a build whose work is done returns
+    without paying for its workers' exit (tens of milliseconds), and a signal waits for nothing.
     """
     with signals.deferred():
         # The executor forgets its processes and thread on shutdown: keep them to end them.
@@ -305,30 +347,35 @@ def shutdown(executor: ProcessPoolExecutor, abandon: bool = False) -> None:
         executor.shutdown(wait=False, cancel_futures=True)
         if not abandon:
             _wait_for_exit(processes, None, lambda: signals.pending() is not None)
-        _end(processes)
-        if manager is not None:
-            manager.join(TERMINATE_GRACE_S)
+        _send(processes, signal.SIGTERM)
+        _send(processes, signal.SIGCONT)
+        if background:
+            threading.Thread(target=_reap, args=(processes, manager), name="polewarp-reaper", daemon=True).start()
+        else:
+            _reap(processes, manager)
 
 
-def _wait_for_exit(processes, timeout, stop=lambda: False) -> None:
-    """Until the processes have exited, ``timeout`` seconds have passed or ``stop()``."""
+def _wait_for_exit(processes, timeout, stop=lambda: False) -> list:
+    """Until the processes have exited, ``timeout`` seconds have passed or ``stop()``: those
+    still running. A process has exited when its sentinel is ready, even if another thread
+    (the executor's) reaped it, so that no signal is ever sent to a reaped (reusable) pid."""
     deadline = None if timeout is None else time.monotonic() + timeout
     alive = [p for p in processes if p.exitcode is None]
     while alive and not stop():
         left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
         if left <= 0:
-            return
-        multiprocessing.connection.wait([p.sentinel for p in alive], left)
-        alive = [p for p in alive if p.exitcode is None]
+            break
+        ready = multiprocessing.connection.wait([p.sentinel for p in alive], left)
+        alive = [p for p in alive if p.sentinel not in ready and p.exitcode is None]
+    return alive
 
 
-def _end(processes) -> None:
-    """SIGTERM and SIGCONT, then SIGKILL whatever is left after the grace period."""
-    for sig in (signal.SIGTERM, signal.SIGCONT):
-        _send(processes, sig)
+def _reap(processes, manager) -> None:
+    """After SIGTERM: wait out the grace period, SIGKILL what is left, then the executor's thread."""
+    _send(_wait_for_exit(processes, TERMINATE_GRACE_S), signal.SIGKILL)
     _wait_for_exit(processes, TERMINATE_GRACE_S)
-    _send(processes, signal.SIGKILL)
-    _wait_for_exit(processes, TERMINATE_GRACE_S)
+    if manager is not None:
+        manager.join(TERMINATE_GRACE_S)
 
 
 def _send(processes, sig) -> None:
@@ -390,16 +437,17 @@ class RowPool:
             raise WorkerError(
                 "a worker process died while building the LUT (killed, or out of memory?)"
             ) from None
-        except WorkerError:
+        except PolewarpError:  # a WorkerError, or a full /dev/shm met by a worker
             raise
         except Exception as err:
             failure = WorkerError(f"a worker failed while building the LUT: {type(err).__name__}: {err}")
             failure.details = getattr(err.__cause__, "tb", None)  # concurrent.futures' _RemoteTraceback
             raise failure from err
 
-    def close(self) -> None:
-        """End the workers at once: by now their work is done, or dropped."""
-        shutdown(self._executor, abandon=True)
+    def close(self, background: bool = False) -> None:
+        """End the workers at once: by now their work is done, or dropped. ``background``:
+        their exit is awaited off this thread (see ``shutdown``); once the work is done."""
+        shutdown(self._executor, abandon=True, background=background)
 
     def __enter__(self):
         return self
