@@ -2,6 +2,7 @@
 writers read back by Pillow and tifffile, memory-mapped inputs, the cache band by band, and
 signals, a killed worker and a full disk mid-stream leaving nothing behind."""
 
+import os
 import resource
 import signal
 import subprocess
@@ -264,3 +265,70 @@ def test_the_band_height_follows_the_budget():
     assert resident.huge and resident.band_rows == MIN_BAND_BYTES // row
     assert mapped.band_rows == MAX_BAND_BYTES // row and not roomy.huge
     assert make_plan(spec, 0, 3, 2**40, band_rows=7).band_rows == 7
+
+
+def test_a_band_segment_gets_each_band_rows_at_their_place(tmp_path):
+    """The pool's workers allocate the rows they fill: in a band's segment, at the row's place
+    in the band, never past the segment's end (which would grow it to the whole LUT)."""
+    from polewarp.engine import workers
+
+    band = (8, 16, 2)
+    with workers.SharedArray(band, np.uint16, reserve=False) as shared:
+        if shared._memory is not None:
+            pytest.skip("no /dev/shm: the stdlib's segment is reserved whole")
+        reserve = workers._row_reserver(shared.handle, shared.array)
+        reserve(3 * 8 + 2, 3 * 8 + 5)  # rows 2-4 of the LUT's fourth band
+        stat = os.stat(workers.SEGMENT_DIR / shared.handle.name)
+        assert stat.st_size == shared.array.nbytes
+        assert stat.st_blocks > 0
+
+
+def test_streamed_outputs_carry_the_embedded_geometry_and_the_georef(runner, source, tmp_path):
+    from polewarp.engine.imageio import read_header
+
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "band").mkdir()
+    for ext in ("tif", "png"):
+        args = ["--georef"] if ext == "png" else []
+        for name, extra in (("whole", []), ("band", ["--max-memory", "1K"])):
+            result = runner.invoke(cli, ["convert", str(source), "-o", str(tmp_path / name / f"m.{ext}"),
+                                         "--to", "mercator", "--size", "96x48", *args, *extra])
+            assert result.exit_code == 0, result.output
+        whole, band = read_header(tmp_path / "whole" / f"m.{ext}"), read_header(tmp_path / "band" / f"m.{ext}")
+        assert band.geometry == whole.geometry and whole.geometry.to == "mercator"
+        sidecars = sorted(p.name for p in (tmp_path / "whole").glob("m.*") if p.suffix not in (".tif", ".png"))
+        assert sidecars == sorted(p.name for p in (tmp_path / "band").glob("m.*") if p.suffix not in (".tif", ".png"))
+        for name in sidecars:
+            assert (tmp_path / "band" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+        if ext == "png":
+            assert {".pgw", ".prj", ".xml"} <= {(tmp_path / "band" / n).suffix for n in sidecars}
+    with Image.open(tmp_path / "whole" / "m.tif") as whole, Image.open(tmp_path / "band" / "m.tif") as band:
+        for tag in (33550, 33922, 34735, 34736):  # scale, tiepoint, GeoKeys, their doubles
+            assert band.tag_v2.get(tag) == whole.tag_v2.get(tag) is not None, tag
+
+
+def test_an_input_is_read_by_its_embedded_geometry_in_bands_too(source, tmp_path):
+    """A Mercator map that says so is read as Mercator in bands as in memory (and not as the
+    equirectangular map the options would otherwise take it for)."""
+    convert(source, tmp_path / "m.png", Geometry.of(to="mercator"))
+    back = Geometry.of(to="equirectangular")
+    results = {}
+    for name, rows, options in (("whole", None, {}), ("band", 5, {}), ("plain", None, None)):
+        request = ConvertRequest(tmp_path / "m.png", tmp_path / f"{name}.png", back, (96, 48), input_options=options)
+        lut, _ = convert_file(request, SERIAL, band_rows=rows)
+        assert lut.spec.from_ == ("equirectangular" if options is None else "mercator")
+        results[name] = pixels(tmp_path / f"{name}.png")
+    assert np.array_equal(results["band"], results["whole"])
+    assert not np.array_equal(results["plain"], results["whole"])
+
+
+def test_a_graticule_is_not_drawn_in_bands_but_refused_by_name(runner, source, tmp_path):
+    args = ["convert", str(source), "-o", str(tmp_path / "g.png"), "--graticule", "30", "--max-memory", "1K"]
+    result = runner.invoke(cli, args)
+    real = subprocess.run([sys.executable, "-m", "polewarp", *args], env=run_env(), capture_output=True, text=True,
+                          timeout=120)
+    for code, stderr in ((result.exit_code, result.stderr), (real.returncode, real.stderr)):
+        error = stderr.strip().splitlines()[-1]
+        assert code == 2 and error.startswith("Error: Invalid value for '--graticule'"), stderr
+        assert "draw no graticule" in error and "--max-memory" in error and "Traceback" not in stderr
+    assert not any(tmp_path.glob("g.*")) and not any(tmp_path.glob(".g.*"))

@@ -21,7 +21,7 @@ import numpy as np
 from . import signals
 from .errors import CacheError, PolewarpError, SpecError
 from .gather import RowGather, choose_gather
-from .geometry import GeometrySpec
+from .geometry import Geometry, GeometrySpec
 from .imageio import ALPHA_MODES, CODEC_ERRORS, EXTENSIONS, fill_color, read_image
 from .lut import Lut, lut_layout
 from .mapped import map_input
@@ -72,6 +72,7 @@ class Plan:
     in_memory: int
     budget: int | None
     band_rows: int
+    embedded: Geometry | None = None  # the input's embedded geometry, as its header gave it
 
     @property
     def huge(self) -> bool:
@@ -93,7 +94,7 @@ def lut_row_bytes(spec: GeometrySpec) -> int:
 
 
 def make_plan(spec: GeometrySpec, input_bytes: int, pixel_bytes: int, budget: int | None,
-              band_rows: int | None = None, mapped: bool = False) -> Plan:
+              band_rows: int | None = None, mapped: bool = False, embedded: Geometry | None = None) -> Plan:
     """The in-memory path holds the input (and the blends' padded copy of it), the whole LUT and
     the output twice (the gather's and the encoder's copy); the banded one the input (unless it
     stays ``mapped``: the page cache's then) and, per output row of a band, its LUT row and its
@@ -108,7 +109,7 @@ def make_plan(spec: GeometrySpec, input_bytes: int, pixel_bytes: int, budget: in
         spare = min(MAX_BAND_BYTES, max(MIN_BAND_BYTES, (budget or 0) - resident))
         band_rows = spare // per_row
     band_rows = max(1, min(height, int(band_rows)))
-    return Plan(spec, in_memory, budget, band_rows)
+    return Plan(spec, in_memory, budget, band_rows, embedded)
 
 
 def check_sides(spec: GeometrySpec, fmt: str) -> None:
@@ -120,11 +121,13 @@ def check_sides(spec: GeometrySpec, fmt: str) -> None:
 
 
 def _probe(path, resample: str):
-    """(mapped picture or None, (width, height), bytes a pixel) from the header alone: a .npy
-    file mapped (only polewarp reads it), any other through Pillow's header, and a TIFF Pillow
-    cannot open mapped if it can be. Nothing known: (None, None, 0); the reader reports the file."""
+    """(mapped picture or None, (width, height), bytes a pixel, embedded geometry or None) from
+    the header alone: a .npy file mapped (only polewarp reads it), any other through Pillow's
+    header, and a TIFF Pillow cannot open mapped if it can be. Nothing known: (None, None, 0,
+    None); the reader reports the file (and a damaged embedded geometry: no warning here)."""
     from PIL import Image
 
+    from .embedded import read_embedded
     from .imageio import check_regular_file
     from .mapped import is_npy
 
@@ -132,36 +135,39 @@ def _probe(path, resample: str):
     try:
         npy = is_npy(path)
     except (CacheError, OSError):  # unreadable: the reader says so in its words
-        return None, None, 0
+        return None, None, 0, None
     if npy:
         mapped = map_input(path)
-        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize, None
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the reader applies --max-pixels
     try:
         with Image.open(path) as image:
-            return None, image.size, _pixel_bytes(image.mode, resample)
+            return None, image.size, _pixel_bytes(image.mode, resample), read_embedded(image, path, warn=False)
     except (Image.UnidentifiedImageError, *CODEC_ERRORS):
         mapped = map_input(path)
         if mapped is None:
-            return None, None, 0
-        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize
+            return None, None, 0, None
+        return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize, None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 
 
 def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = None):
-    """The plan of one conversion and its mapped input (or None), from the input's header;
-    None when the header says nothing (the in-memory path reports the file)."""
-    mapped, size, pixel_bytes = _probe(request.input_path, request.geometry.resample)
+    """The plan of one conversion and its mapped input (or None), from the input's header (and
+    its embedded geometry, as the in-memory path reads it); None when the header says nothing
+    (the in-memory path reports the file)."""
+    from .pipeline import read_geometry
+
+    mapped, size, pixel_bytes, embedded = _probe(request.input_path, request.geometry.resample)
     if size is None:
         return None, None
-    spec = request.geometry.spec(size, request.size)
+    spec = read_geometry(request, embedded, size, say=False).spec(size, request.size)
     check_sides(spec, fmt)
     input_bytes = size[0] * size[1] * pixel_bytes
     stays_mapped = budget is not None and input_bytes > budget  # see _read
     if stays_mapped and mapped is None:
         mapped = map_input(request.input_path)  # an uncompressed TIFF, read from the page cache
-    plan = make_plan(spec, input_bytes, pixel_bytes, budget, band_rows, stays_mapped and mapped is not None)
+    plan = make_plan(spec, input_bytes, pixel_bytes, budget, band_rows, stays_mapped and mapped is not None, embedded)
     log.debug("memory budget %s: the in-memory path takes about %s%s", _bytes(budget), _bytes(plan.in_memory),
               f"; banded, {plan.band_rows} rows a band" if plan.huge else "")
     return plan, mapped
@@ -195,7 +201,7 @@ class LutRows:
 
         with contextlib.ExitStack() as stack:
             self.builder = stack.enter_context(
-                LutBuilder(self.spec, self.build.backend, self.build.workers, self.band_rows))
+                LutBuilder(self.spec, self.build.backend, self.build.workers, band_rows=self.band_rows))
             if self.cache is not None:
                 self.entry = self.cache.writer(self.spec)
                 if self.entry is not None:
@@ -231,13 +237,20 @@ class LutRows:
 def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, progress=None):
     """Convert one huge map band by band; returns (a Lut of no rows: the LUT was never whole,
     bytes written). ``progress(rows done, rows)`` after each band."""
-    from .pipeline import prepare
+    from .georef import write_map
+    from .pipeline import prepare, read_geometry
 
+    width, height = plan.spec.output_size
     if fmt not in STREAMING:
-        width, height = plan.spec.output_size
         raise SpecError(f"a {width}x{height} output takes about {_bytes(plan.in_memory)} in memory as {fmt}, "
                         f"over --max-memory {_bytes(plan.budget)}: write "
                         f"{STREAMED}, which stream")
+    if plan.spec.geometry.graticule is not None or plan.spec.geometry.graticule_rotated is not None:
+        # the mask is built whole (H x W bytes) and cached after the whole LUT: not in bands
+        raise SpecError(f"a {width}x{height} output is made in bands (over --max-memory "
+                        f"{_bytes(plan.budget)}), which draw no graticule: leave out --graticule "
+                        "and --graticule-rotated, or raise --max-memory", param="graticule")
+    read_geometry(request, plan.embedded, plan.spec.input_size)  # what the in-memory path says of it
     with watch.phase("read"):
         picture = _read(request, mapped, plan)
     picture = prepare(picture, plan.spec.resample)
@@ -270,8 +283,11 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
         # The writer pulls the bands: its own time is the write phase's, less theirs.
         inner = watch.phases["lut"] + watch.phases["gather"]
         start = time.perf_counter()
-        size = write_bands(request.output_path, fmt, picture, plan.spec.output_size, bands(), band_rows,
-                           request.encoder)
+        def stream(path, picture, encoder, tiff_tags):
+            return write_bands(path, fmt, picture, plan.spec.output_size, bands(), band_rows, encoder,
+                               plan.spec.geometry, tiff_tags)
+
+        size = write_map(request.output_path, picture, request.encoder, plan.spec, stream)
         lut.finish()
         watch.phases["write"] = time.perf_counter() - start - (watch.phases["lut"] + watch.phases["gather"] - inner)
     shape, dtype = lut_layout(plan.spec)
@@ -302,7 +318,7 @@ def split_huge(items, settings, budget: int | None) -> tuple[list, list]:
     huge, rest = [], []
     for item in items:
         request = ConvertRequest(item.input, item.output, settings.geometry, settings.size,
-                                 max_pixels=settings.max_pixels)
+                                 max_pixels=settings.max_pixels, input_options=settings.input_options)
         try:
             plan, _ = plan_convert(request, output_format(item.output), budget)
         except (PolewarpError, OSError):  # the pool reports the item
@@ -325,7 +341,8 @@ def run_huge(items, settings, build, cache, budget: int | None, fail_fast: bool 
         start = time.perf_counter()
         result = ItemResult(str(item.input), str(item.output), "failed")
         request = ConvertRequest(item.input, item.output, settings.geometry, settings.size, settings.fill,
-                                 settings.encoder, max_pixels=settings.max_pixels)
+                                 settings.graticule_color, settings.encoder, max_pixels=settings.max_pixels,
+                                 input_options=settings.input_options)
         try:
             lut, result.bytes = convert_file(request, build, cache, Stopwatch(), budget=budget)
             result.size, result.status = lut.spec.input_size, "converted"

@@ -142,14 +142,22 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 def _input_read(request: ConvertRequest, picture):
     """The request's geometry, its input side as the picture's embedded geometry says (the
     request's input options on top)."""
-    geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
-    if geometry is not request.geometry and picture.geometry is not None:
-        log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
-        if difference := embedded_disagreement(picture.geometry, request.input_path, picture.size):
-            log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
-                        request.input_path, difference)
+    return read_geometry(request, picture.geometry, picture.size)
+
+
+def read_geometry(request: ConvertRequest, embedded, size, say: bool = True):
+    """The request's geometry for an input of ``size`` carrying ``embedded`` (a Geometry or
+    None): by it, the request's input options on top, else with the input's GIS extent.
+    ``say``: log that it is read so (the banded plan's look at the header says nothing)."""
+    geometry = input_geometry(request.geometry, embedded, request.input_options)
+    if geometry is not request.geometry and embedded is not None:
+        if say:
+            log.info("%s: read by its embedded geometry (made as %s)", request.input_path, embedded.describe())
+            if difference := embedded_disagreement(embedded, request.input_path, size):
+                log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
+                            request.input_path, difference)
         return geometry
-    return with_input_extent(geometry, request.input_path, picture.size)
+    return with_input_extent(geometry, request.input_path, size)
 
 
 def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):

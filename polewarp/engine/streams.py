@@ -1,23 +1,24 @@
 """Streaming writers: an image written band by band of rows, never whole (TIFF strips, PNG rows).
 
-TIFF goes through tifffile (uncompressed strips, BigTIFF beyond 4 GB); PNG through zlib, one
-deflate stream fed a band at a time (filter type 0: the banded pipeline's outputs are huge and
-written once; speed over a few per cent of size). Both carry what the in-memory path writes:
-the ICC profile, the DPI and (PNG) the transparency. Written atomically: a failure at any band
+TIFF goes through tifffile (uncompressed strips, BigTIFF beyond 4 GB); PNG through
+``pngwrite.PngWriter``, the in-memory path's encoder, fed a band at a time. Both carry what the
+in-memory path writes: the ICC profile, the DPI, (PNG) the transparency, the embedded geometry
+and (TIFF) the GeoTIFF tags. Written atomically: a failure at any band
 (a full disk, a signal) leaves no file.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from . import pngwrite
 from .atomic import atomic_output
+from .embedded import save_arguments
 from .errors import FormatError, ImageError
+from .geometry import Geometry
 from .imageio import EncoderOptions, Picture
 
 STREAMING = ("TIFF", "PNG")
@@ -27,7 +28,6 @@ STREAM_MODES = {"TIFF": {"L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"
                 "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}}
 TIFF_LIMIT = 2**32 - 2**26  # beyond (with room for the header and strip tables): BigTIFF
 STRIP_BYTES = 2**20  # TIFF strips of about this size (readers read a strip at a time)
-PNG_TYPES = {"1": (0, 1), "L": (0, 8), "LA": (4, 8), "P": (3, 8), "RGB": (2, 8), "RGBA": (6, 8), "I;16": (0, 16)}
 TIFF_PHOTOMETRIC = {"L": "minisblack", "LA": "minisblack", "I;16": "minisblack", "I": "minisblack",
                     "F": "minisblack", "RGB": "rgb", "RGBA": "rgb", "CMYK": "separated", "P": "palette"}
 
@@ -49,16 +49,19 @@ def strip_rows(row_bytes: int, band_rows: int) -> int:
 
 
 def write_bands(path, fmt: str, picture: Picture, size: tuple[int, int], bands: Iterable[np.ndarray],
-                band_rows: int, encoder: EncoderOptions = DEFAULT_ENCODER) -> int:
+                band_rows: int, encoder: EncoderOptions = DEFAULT_ENCODER, geometry: Geometry | None = None,
+                tiff_tags=None) -> int:
     """Write the (rows, W, C) arrays ``bands`` yields, top to bottom, as one image of ``size``
     (W, H) with ``picture``'s mode, palette and metadata (its pixels unused); returns bytes.
-    Every band but the last has ``band_rows`` rows."""
+    Every band but the last has ``band_rows`` rows. ``geometry`` is embedded as ``write_image``
+    embeds it; ``tiff_tags`` ({tag: (TIFF type, values)}: the GeoTIFF tags) go in a TIFF."""
     path = Path(path)
     check_streamable(picture.mode, fmt)
     write = _write_tiff if fmt == "TIFF" else _write_png
+    embed = save_arguments(fmt, geometry, path) if geometry is not None else {}
     try:
         with atomic_output(path) as stream:
-            write(stream, picture, size, bands, band_rows, encoder)
+            write(stream, picture, size, bands, band_rows, encoder, embed, tiff_tags)
     except MemoryError:
         raise
     except OSError as err:
@@ -72,7 +75,7 @@ def _tiff_strips(bands, rows: int):
             yield band[r0:r0 + rows].tobytes()
 
 
-def _write_tiff(stream, picture: Picture, size, bands, band_rows: int, encoder) -> None:
+def _write_tiff(stream, picture: Picture, size, bands, band_rows: int, encoder, embed: dict, tiff_tags) -> None:
     import tifffile
 
     width, height = size
@@ -86,9 +89,13 @@ def _write_tiff(stream, picture: Picture, size, bands, band_rows: int, encoder) 
         options["extrasamples"] = ["unassalpha"]  # as Pillow writes them
     if picture.mode == "P":
         palette = np.zeros(768, np.uint16)
-        values = _palette_bytes(picture)
-        palette[:len(values)] = np.frombuffer(values, np.uint8)
+        values = pngwrite.palette_bytes(picture.palette)
+        palette[:len(values)] = np.frombuffer(values[:768], np.uint8)
         options["colormap"] = palette.reshape(256, 3).T * 257
+    if "description" in embed:  # the embedded geometry, in ImageDescription as Pillow writes it
+        options["description"] = embed["description"]
+    if tiff_tags:
+        options["extratags"] = [(tag, kind, len(values), values, True) for tag, (kind, values) in tiff_tags.items()]
     if "icc_profile" in picture.info:
         options["iccprofile"] = picture.info["icc_profile"]
     if "dpi" in picture.info:
@@ -99,64 +106,17 @@ def _write_tiff(stream, picture: Picture, size, bands, band_rows: int, encoder) 
         tif.write(_tiff_strips(bands, rows), shape=shape, dtype=dtype, **options)
 
 
-def _palette_bytes(picture: Picture) -> bytes:
-    """The palette as RGB triples, at most 256."""
-    from PIL import Image
-
-    image = Image.new("P", (1, 1))
-    image.putpalette(picture.palette)
-    return bytes(image.getpalette("RGB"))[:768]
-
-
-def _chunk(stream, kind: bytes, data: bytes) -> None:
-    stream.write(struct.pack(">I", len(data)) + kind + data)
-    stream.write(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
-
-
-def _png_transparency(picture: Picture) -> bytes | None:
-    """The tRNS chunk's data for the picture's ``transparency``, as Pillow writes it."""
-    value = picture.info.get("transparency")
-    if value is None or picture.mode not in ("P", "L", "RGB", "I;16"):
-        return None
-    if picture.mode == "P":
-        return value if isinstance(value, bytes) else b"\xff" * value + b"\x00"
-    if picture.mode == "RGB":
-        return struct.pack(">HHH", *value)
-    return struct.pack(">H", value)
-
-
-def _png_rows(band: np.ndarray, mode: str) -> np.ndarray:
-    """A band as PNG scanlines: (rows, bytes) big-endian samples, 1-bit pixels packed."""
-    if mode == "1":
-        return np.packbits(band[:, :, 0] != 0, axis=1)
-    if mode == "I;16":
-        band = band.astype(">u2")
-    return np.ascontiguousarray(band).reshape(band.shape[0], -1).view(np.uint8)
-
-
-def _write_png(stream, picture: Picture, size, bands, band_rows: int, encoder: EncoderOptions) -> None:
+def _write_png(stream, picture: Picture, size, bands, band_rows: int, encoder: EncoderOptions, embed: dict,
+               tiff_tags) -> None:
     width, height = size
-    colour, depth = PNG_TYPES[picture.mode]
-    stream.write(b"\x89PNG\r\n\x1a\n")
-    _chunk(stream, b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
-    if "icc_profile" in picture.info:
-        _chunk(stream, b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(picture.info["icc_profile"]))
-    if "dpi" in picture.info:
-        per_metre = (int(float(v) / 0.0254 + 0.5) for v in picture.info["dpi"])
-        _chunk(stream, b"pHYs", struct.pack(">IIB", *per_metre, 1))
-    if picture.mode == "P":
-        _chunk(stream, b"PLTE", _palette_bytes(picture))
-    transparency = _png_transparency(picture)
-    if transparency is not None:
-        _chunk(stream, b"tRNS", transparency)
+    palette = pngwrite.palette_bytes(picture.palette) if picture.mode == "P" else None
+    info = embed.get("pnginfo")
     level = encoder.DEFAULT_COMPRESS_LEVEL if encoder.compress_level is None else encoder.compress_level
-    deflate = zlib.compressobj(level)
-    for band in bands:
-        rows = _png_rows(band, picture.mode)
-        lines = np.zeros((rows.shape[0], rows.shape[1] + 1), np.uint8)  # column 0: filter type 0
-        lines[:, 1:] = rows
-        data = deflate.compress(lines)
-        if data:
-            _chunk(stream, b"IDAT", data)
-    _chunk(stream, b"IDAT", deflate.flush())
-    _chunk(stream, b"IEND", b"")
+    dpi = tuple(float(v) for v in picture.info["dpi"]) if "dpi" in picture.info else None
+    with pngwrite.PngWriter(stream, width, height, picture.mode, palette=palette,
+                            transparency=picture.info.get("transparency"),
+                            icc_profile=picture.info.get("icc_profile"), dpi=dpi,
+                            chunks=[c[:2] for c in info.chunks] if info else (), level=level) as writer:
+        for band in bands:
+            writer.write_rows(band)
+        writer.close()
