@@ -23,9 +23,11 @@ from .options import (
     cache_options,
     encoder_options,
     geometry_options,
+    memory_opt,
     take_build,
     take_cache,
     take_encoder,
+    take_memory,
     take_read_geometry,
 )
 
@@ -86,6 +88,7 @@ def failure_lines(result, debug: bool) -> str:
 @build_options_with("Worker processes converting the images [the cores available]; the LUT is built "
                     "with the default, and --scheduler converts on the cluster's workers instead.")
 @cache_options
+@memory_opt
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse larger inputs before decoding them.")
 @click.pass_context
@@ -103,6 +106,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
                              graticule_color)
     build = take_build(options)
     cache = take_cache(options)
+    budget = take_memory(options)
     sidecars = functools.partial(sidecar_paths, encoder=settings.encoder, geometry=settings.geometry)
     items = plan(inputs, out_dir, template, fmt, recursive, overwrite, skip_existing, report, sidecars)
     if dry_run:
@@ -135,7 +139,7 @@ def batch(ctx, inputs, out_dir, recursive, template, fmt, overwrite, skip_existi
                 results = run_batch_dask(client, items, settings, lut_transfer, build, cache, fail_fast, progress,
                                          notes.append)
         else:
-            results = run_batch(items, settings, workers, build, cache, fail_fast, progress, notes.append)
+            results = run_batch(items, settings, workers, build, cache, fail_fast, progress, notes.append, budget)
     if timing:
         for note in notes:
             click.echo(note, err=True)

@@ -19,9 +19,11 @@ from .options import (
     cache_options,
     encoder_options,
     geometry_options,
+    memory_opt,
     take_build,
     take_cache,
     take_encoder,
+    take_memory,
     take_read_geometry,
 )
 
@@ -54,6 +56,22 @@ def report_timings(watch: Stopwatch, lut, size: int) -> None:
     click.echo(f"{'total':>7} {total * 1000:8.1f} ms  ({size:,} bytes written)", err=True)
 
 
+class BandBar:
+    """The progress bar of a banded conversion, over its output rows, shown from its first band
+    (an in-memory conversion has none); closed with the command's context."""
+
+    def __init__(self, ctx):
+        self.ctx, self.bar = ctx, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            # Off a terminal click would print the label alone, a line that says nothing.
+            hidden = bool(self.ctx.find_root().params.get("quiet")) or not sys.stderr.isatty()
+            self.bar = self.ctx.with_resource(click.progressbar(length=total, label="bands", file=sys.stderr,
+                                                                hidden=hidden, show_eta=True, show_percent=True))
+        self.bar.update(done - self.bar.pos)
+
+
 def show_image(path: Path) -> None:
     """--show: open the output in the image viewer, or say in one line why there is none."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -76,6 +94,7 @@ def show_image(path: Path) -> None:
 @encoder_options
 @build_options
 @cache_options
+@memory_opt
 @click.option("--lut", "lut_file", type=click.Path(dir_okay=False),
               help="Apply a LUT exported by 'polewarp lut build' instead of the geometry options.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
@@ -108,10 +127,12 @@ def convert(ctx, input_arg, input_opt, output, fill, graticule_color, lut_file, 
     )
     build = take_build(options)
     cache = take_cache(options)
+    budget = take_memory(options)
     check_regular_file(request.input_path)  # before resolving it: a symlink loop, a FIFO
     check_output_path(request.output_path)
     watch = Stopwatch()
-    lut, written = convert_file(request, build, None if lut_file else cache, watch)
+    lut, written = convert_file(request, build, None if lut_file else cache, watch, budget=budget,
+                                bands_progress=BandBar(ctx))
     log.debug("LUT: %s", lut.origin)
     if timing:
         report_timings(watch, lut, written)

@@ -247,6 +247,28 @@ cache_options = _apply([
                       f"[${ENV_CACHE_MAX}, else 4G]."),
 ])
 
+def _check_memory(ctx, param, value):
+    """Refuse a bad --max-memory while parsing, before any work."""
+    from ..engine.cache import parse_size
+
+    if value is not None:
+        parse_size(value, "--max-memory")
+    return value
+
+
+memory_opt = click.option(
+    "--max-memory", default=None, metavar="SIZE", callback=_check_memory,
+    help="Above this, outputs are made in bands of rows and streamed to disk (TIFF, PNG), e.g. 4G; "
+         "none: never [half the memory available].")
+
+
+def take_memory(options: dict):
+    """Pop --max-memory as the budget in bytes (None: no budget)."""
+    from ..engine.bands import memory_budget
+
+    return memory_budget(options.pop("max_memory"))
+
+
 encoder_options = _apply([
     click.option("--compress-level", type=click.IntRange(0, 9), default=None,
                  help="PNG compression level, 0-9 [1: fast, ~10% larger than 6]."),

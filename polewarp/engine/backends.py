@@ -18,7 +18,7 @@ from . import signals
 from .choices import BACKENDS
 from .errors import SpecError
 from .geometry import GeometrySpec
-from .lut import RowFill, graticule_layout, lut_layout
+from .lut import BandFill, RowFill, graticule_layout, lut_layout
 
 # Below this many output pixels (a build of a few ms) starting threads saves too little: serial
 # was within 1.1x of the fastest backend at 0.5 Mpx in every run, threads not (perf/RESULTS.md).
@@ -44,9 +44,9 @@ def auto_rows_per_task(width: int, height: int, workers: int) -> int:
     return max(1, min(height, max(floor_rows, balanced)))
 
 
-def row_blocks(height: int, rows_per_task: int) -> list[tuple[int, int]]:
-    """[r0, r1) ranges covering the rows; the last one may be shorter."""
-    return [(r0, min(r0 + rows_per_task, height)) for r0 in range(0, height, rows_per_task)]
+def row_blocks(height: int, rows_per_task: int, start: int = 0) -> list[tuple[int, int]]:
+    """[r0, r1) ranges covering the rows [start, height); the last one may be shorter."""
+    return [(r0, min(r0 + rows_per_task, height)) for r0 in range(start, height, rows_per_task)]
 
 
 def _check_parallelism(backend: str, workers: int | None) -> int:
@@ -75,10 +75,12 @@ class LutBuilder:
     ``start()`` pays the one-off costs (loading the kernels, starting a pool), ``build()`` the
     steady state. ``build_lut`` uses one for a single build; the profiler times them apart.
     ``graticule``: build the spec's graticule mask (``graticule.GraticuleFill``) instead of its LUT.
+    With ``band_rows`` (output rows) the builder holds one band of the LUT, filled by
+    ``fill_band``: the banded pipeline's LUT, never whole.
     """
 
     def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
-                 graticule: bool = False):
+                 graticule: bool = False, band_rows: int | None = None):
         self.workers = _check_parallelism(backend, workers)
         self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
@@ -86,6 +88,10 @@ class LutBuilder:
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
         self.fill_spec = spec.sampling_spec() if spec.resample == "average" and not graticule else spec
         self.shape, self.dtype = graticule_layout(spec) if graticule else lut_layout(self.fill_spec)
+        self.fine = self.fill_spec.output_shape[0] // spec.output_shape[0]  # fill rows an output row
+        self.band_rows = None if band_rows is None else min(band_rows * self.fine, self.shape[0])
+        if self.band_rows is not None:
+            self.shape = (self.band_rows,) + self.shape[1:]
         self._resources = contextlib.ExitStack()
         self._pool = self._shared = self._threads = self._scratch = None
         self.fill = None
@@ -106,6 +112,8 @@ class LutBuilder:
                 self.fill = GraticuleFill.for_spec(self.spec)
             else:
                 self.fill = RowFill.for_spec(self.fill_spec)
+            if self.band_rows is not None:
+                self.fill = BandFill(self.fill, self.band_rows)
             self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)
         # Pools are imported here, not at the top: a cache hit never needs them.
         from concurrent.futures import ThreadPoolExecutor
@@ -139,7 +147,13 @@ class LutBuilder:
             self._pool.close(background=True)
         elif self.backend == "processes":
             array = array.copy()
-        return self._regroup(array) if self.fill_spec is not self.spec else array
+        return regroup(array, self.spec.supersample) if self.fill_spec is not self.spec else array
+
+    def fill_band(self, r0: int, r1: int, rows_per_task: int | None = None) -> np.ndarray:
+        """The LUT's output rows [r0, r1), one band (at most ``band_rows``), filled in the
+        builder's own array (valid until the next fill); an average band regrouped."""
+        array = self._fill(rows_per_task, None, fresh=False, rows=(r0 * self.fine, r1 * self.fine))
+        return regroup(array, self.spec.supersample) if self.fill_spec is not self.spec else array
 
     def fill_in_place(self, rows_per_task: int | None = None, progress=None) -> np.ndarray:
         """Fill the builder's own array again, the shared segment or one kept for the other
@@ -148,18 +162,19 @@ class LutBuilder:
         (costs that depend on the backend, not on the workers)."""
         return self._fill(rows_per_task, progress, fresh=False)
 
-    def _fill(self, rows_per_task, progress, fresh: bool) -> np.ndarray:
-        """Fill every row of a LUT array and return it: the pool's shared segment, else a new
-        array (``fresh``) or the one this builder keeps."""
+    def _fill(self, rows_per_task, progress, fresh: bool, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Fill the LUT's rows [r0, r1) (default: all) and return them: the pool's shared segment,
+        else a new array (``fresh``) or the one this builder keeps."""
         if rows_per_task is not None and int(rows_per_task) < 1:
             raise SpecError(f"rows per task must be at least 1, not {rows_per_task}")
         self.start()
         height, width = self.fill_spec.output_shape
-        self.rows_per_task = int(rows_per_task or auto_rows_per_task(width, height, self.workers))
-        blocks = row_blocks(height, self.rows_per_task)
+        r0, r1 = rows or (0, height)
+        self.rows_per_task = int(rows_per_task or auto_rows_per_task(width, r1 - r0, self.workers))
+        blocks = row_blocks(r1, self.rows_per_task, r0)
         if self.backend == "processes":
             self._pool.run(blocks, progress)
-            return self._shared.array
+            return self._shared.array[:r1 - r0]
         array = np.empty(self.shape, self.dtype) if fresh or self._scratch is None else self._scratch
         if not fresh:
             self._scratch = array
@@ -169,14 +184,7 @@ class LutBuilder:
             _run_prange(self.fill, array, blocks, self.workers, progress)
         else:
             _run_serial(self.fill, array, blocks, progress)
-        return array
-
-    def _regroup(self, fine: np.ndarray) -> np.ndarray:
-        """A new array with each output pixel's k x k samples side by side (average LUTs)."""
-        k = self.spec.supersample
-        height, width = self.spec.output_shape
-        grouped = fine.reshape(height, k, width, k, 2).transpose(0, 2, 1, 3, 4)
-        return np.ascontiguousarray(grouped).reshape(height, width, k * k, 2)
+        return array[:r1 - r0]
 
     def close(self) -> None:
         """Shut the workers down and unlink the shared segment, whatever happened."""
@@ -187,6 +195,14 @@ class LutBuilder:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def regroup(fine: np.ndarray, k: int) -> np.ndarray:
+    """A new array with each output pixel's k x k samples side by side (average LUTs): the
+    (k H, k W, 2) nearest LUT of the finer grid as (H, W, k*k, 2), for any run of whole rows."""
+    height, width = fine.shape[0] // k, fine.shape[1] // k
+    grouped = fine.reshape(height, k, width, k, 2).transpose(0, 2, 1, 3, 4)
+    return np.ascontiguousarray(grouped).reshape(height, width, k * k, 2)
 
 
 def _run_serial(fill, array, blocks, progress) -> None:

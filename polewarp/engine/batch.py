@@ -214,15 +214,24 @@ MAX_POOL_STARTS = 3  # a pool broken by a dying worker is restarted for the imag
 
 
 def run_batch(items, settings: BatchSettings, workers: int = 1, build: BuildOptions = DEFAULT_BUILD,
-              cache=None, fail_fast: bool = False, progress=None, report=None) -> list[ItemResult]:
+              cache=None, fail_fast: bool = False, progress=None, report=None,
+              budget: int | None = None) -> list[ItemResult]:
     """Convert every item; returns one result per item, in the plan's order.
 
     ``progress(result)`` is called as each item finishes, ``report(text)`` once with where the
     LUTs came from. With ``fail_fast`` the first failure cancels what has not started. When a
     worker dies (killed, out of memory) the images it left unfinished are retried in a new pool,
     up to MAX_POOL_STARTS pools. Shared memory is unlinked and pools shut down on every path.
+    Images the in-memory path would take more than ``budget`` bytes for (None: no budget) are
+    converted first, one at a time, in bands (``bands.run_huge``).
     """
+    from .bands import run_huge, split_huge
+
     results, todo = split_skipped(items, progress)
+    huge, todo = split_huge(todo, settings, budget)
+    results.update(run_huge(huge, settings, build, cache, budget, fail_fast, progress))
+    if not todo or (fail_fast and any(result.status == "failed" for result in results.values())):
+        return [results[item] for item in items if item in results]
     luts = luts_for(todo, settings, build, cache)
     if report:
         processes = f"{workers} worker process{'es' if workers != 1 else ''}"

@@ -10,6 +10,7 @@ by others), so the JSON header must also be exactly what polewarp writes for its
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -223,19 +224,86 @@ def _check_preamble(magic: bytes, version: int, header_length: int, file_bytes: 
         raise CacheError(f"its header length ({header_length} bytes) is over {MAX_HEADER_BYTES}")
 
 
+def _json_header(key: str, spec: GeometrySpec, shape, dtype: np.dtype) -> tuple[bytes, int]:
+    """The entry's JSON header, padded so that the array starts aligned, and the crc32 so far
+    (of the preamble's first bytes and the header): the payload's bytes continue it."""
+    header = json.dumps(_header(key, spec, shape, dtype)).encode()
+    header += b" " * (-(PREAMBLE.size + len(header)) % ALIGN)
+    crc = zlib.crc32(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), 0)[:CRC_OFFSET])
+    return header, zlib.crc32(header, crc)
+
+
 def _encode(key: str, lut: Lut) -> list[bytes]:
     """The entry's bytes, crc32 included, as a few parts (the array is not copied)."""
     array = np.ascontiguousarray(lut.array, dtype=lut.array.dtype.newbyteorder("<"))
-    header = json.dumps(_header(key, lut.spec, array.shape, array.dtype)).encode()
-    header += b" " * (-(PREAMBLE.size + len(header)) % ALIGN)
+    header, crc = _json_header(key, lut.spec, array.shape, array.dtype)
     payloads = [memoryview(array).cast("B")]
     if lut.graticule is not None:  # the mask's bytes follow the LUT's (its layout is the spec's)
         payloads.append(memoryview(np.ascontiguousarray(lut.graticule)).cast("B"))
-    crc = zlib.crc32(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), 0)[:CRC_OFFSET])
-    crc = zlib.crc32(header, crc)
     for payload in payloads:
         crc = zlib.crc32(payload, crc)
     return [PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), crc), header, *payloads]
+
+
+class EntryWriter:
+    """An entry stored as its rows come (the banded pipeline's LUT, never whole in memory):
+    ``write`` each run of rows in order, then ``commit``; ``abort`` (or a failed write) leaves
+    nothing. A failure to write is a warning, as for ``store``: the run goes on without it."""
+
+    def __init__(self, cache: LutCache, spec: GeometrySpec):
+        self.cache, self.key = cache, cache_key(spec)
+        self.path = cache.path_for(self.key)
+        shape, dtype = lut_layout(spec)
+        self.dtype = dtype.newbyteorder("<")
+        self.header, self.crc = _json_header(self.key, spec, shape, self.dtype)
+        self._output = contextlib.ExitStack()
+        self.stream = None
+        self._guarded(self._open)
+
+    def _open(self) -> None:
+        self.cache.folder.mkdir(parents=True, exist_ok=True)
+        self.stream = self._output.enter_context(atomic_output(self.path))
+        self.stream.write(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(self.header), 0) + self.header)
+
+    def _guarded(self, step) -> None:
+        """Run a step of the write; on OSError warn, drop the temporary file, write no more."""
+        if self.stream is None and step != self._open:
+            return
+        try:
+            step()
+        except OSError as err:
+            log.warning("cannot write the LUT cache in %s (%s): going on without it",
+                        self.cache.folder, err.strerror or err)
+            self.abort()
+
+    def write(self, rows: np.ndarray) -> None:
+        """The next rows of the LUT."""
+        data = memoryview(np.ascontiguousarray(rows, self.dtype)).cast("B")
+
+        def step():
+            self.crc = zlib.crc32(data, self.crc)
+            self.stream.write(data)
+
+        self._guarded(step)
+
+    def commit(self) -> Path | None:
+        """Seal the entry (its checksum in place) and keep the cache within its cap."""
+        def step():
+            self.stream.seek(0)
+            self.stream.write(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(self.header), self.crc))
+            self.stream = None
+            self._output.close()
+
+        self._guarded(step)
+        if not self.path.exists():
+            return None
+        self.cache.evict(self.cache.max_bytes, keep=self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the entry being written (its temporary file is removed)."""
+        self.stream = None
+        self._output.__exit__(OSError, OSError("aborted"), None)
 
 
 def _map(path: Path) -> mmap.mmap:
@@ -330,6 +398,17 @@ class LutCache:
             return None
         self.evict(self.max_bytes, keep=path)
         return path
+
+    def writer(self, spec: GeometrySpec) -> EntryWriter | None:
+        """An ``EntryWriter`` for ``spec``'s entry, or None when it would be larger than the cap."""
+        shape, dtype = lut_layout(spec)
+        header = _json_header(cache_key(spec), spec, shape, dtype)[0]
+        size = PREAMBLE.size + len(header) + math.prod(shape) * dtype.itemsize
+        if self.max_bytes is not None and size > self.max_bytes:
+            log.debug("the LUT (%s bytes) is larger than the cache cap (%s bytes): not stored",
+                      f"{math.prod(shape) * dtype.itemsize:,}", f"{self.max_bytes:,}")
+            return None
+        return EntryWriter(self, spec)
 
     def _files(self) -> list[tuple[Path, os.stat_result]]:
         """Every entry file and its stat, most recently used first (no file is opened)."""

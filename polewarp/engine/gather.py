@@ -65,27 +65,52 @@ def apply_lut(lut, image: np.ndarray, fill=None, gather: str = "auto", alpha: bo
     table = getattr(lut, "array", lut)
     spec = getattr(lut, "spec", None)
     src = _as_channels(np.ascontiguousarray(image))
+    check_input(spec, src)
+    if gather not in GATHERS:
+        raise SpecError(f"gather must be one of {', '.join(GATHERS)}, not {gather!r}")
+    checked = getattr(lut, "checked", False)
+    if not checked:
+        check_layout(table, spec)
+    rows = RowGather(spec, src, fill, choose_gather(gather, table.shape[0] * table.shape[1]), alpha, checked)
+    out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
+    rows(table, out)
+    return out if image.ndim == 3 else out[:, :, 0]
+
+
+def check_input(spec, src: np.ndarray) -> None:
+    """Refuse an (H, W, C) image of another size than the LUT's input."""
     if spec is not None and src.shape[:2] != tuple(spec.input_shape):
         raise SpecError(
             f"the LUT was built for a {spec.input_shape[1]}x{spec.input_shape[0]} input, "
             f"not {src.shape[1]}x{src.shape[0]}"
         )
-    if gather not in GATHERS:
-        raise SpecError(f"gather must be one of {', '.join(GATHERS)}, not {gather!r}")
-    resample = spec.resample if spec is not None else "nearest"
-    checked = getattr(lut, "checked", False)
-    if not checked:
-        check_layout(table, spec)
-    gather = choose_gather(gather, table.shape[0] * table.shape[1])
-    values = _fill_values(fill, src.shape[2], src.dtype)
-    out = np.empty(table.shape[:2] + src.shape[2:], src.dtype)
-    kernel = _gather_kernel(resample, gather, src)
-    if not (checked or kernel.counts_outside):
-        check_lut(table, src.shape[:2], resample, kernel.pre_pass)
-    outside = kernel.run(src, table, values, bool(alpha and src.shape[2] > 1), out)
-    if outside and not checked:  # the pre-pass names what is wrong
-        check_lut(table, src.shape[:2], resample, "numpy")
-    return out if image.ndim == 3 else out[:, :, 0]
+
+
+class RowGather:
+    """The gather of one (H, W, C) image through any rows of one LUT: ``rows(table, out)`` fills
+    ``out`` from ``table``, a run of the LUT's rows (a view: the banded pipeline passes one band
+    at a time). What depends on the image alone (the padded source of the blends) is made once.
+
+    ``checked``: the LUT's pairs are known to lie within the input; else each run of rows is
+    checked as it is gathered (its layout must have been checked by the caller).
+    """
+
+    def __init__(self, spec, src: np.ndarray, fill, gather: str, alpha: bool, checked: bool):
+        check_input(spec, src)
+        self.resample = spec.resample if spec is not None else "nearest"
+        self.input_shape = src.shape[:2]
+        self.checked = checked
+        self.values = _fill_values(fill, src.shape[2], src.dtype)
+        self.alpha = bool(alpha and src.shape[2] > 1)
+        self.kernel = _gather_kernel(self.resample, gather, src)
+        self.source = self.kernel.prepare(src)
+
+    def __call__(self, table: np.ndarray, out: np.ndarray) -> None:
+        if not (self.checked or self.kernel.counts_outside):
+            check_lut(table, self.input_shape, self.resample, self.kernel.pre_pass)
+        outside = self.kernel.run(self.source, table, self.values, self.alpha, out)
+        if outside and not self.checked:  # the pre-pass names what is wrong
+            check_lut(table, self.input_shape, self.resample, "numpy")
 
 
 def choose_gather(gather: str, pixels: int) -> str:
@@ -214,27 +239,33 @@ def _nearest_items(src, table, fill, alpha, out) -> int:
     return kernels.nearest_kernel(src.shape[2])(src, table, fill, marker, out)
 
 
-def _bilinear_words(src, table, fill, alpha, out) -> None:
+def _word_source(src):
+    """The padded source of the word-load kernels, with the spare bytes their last load reads."""
+    return padded_source(src, spare_bytes=WORD_SPARE)
+
+
+def _bilinear_words(source, table, fill, alpha, out) -> None:
     """The bilinear blend of 8-bit pixels of one to four channels by 8-byte word loads."""
     from . import kernels
 
-    padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-    kernels.bilinear_bytes_kernel(src.shape[2])(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
+    padded, data = source
+    kernels.bilinear_bytes_kernel(padded.shape[2])(data, padded.shape[0], padded.shape[1], table, fill, alpha, out)
 
 
-def _bilinear_items(src, table, fill, alpha, out) -> None:
+def _bilinear_items(padded, table, fill, alpha, out) -> None:
     """The bilinear blend of any other pixels, one at a time."""
     from . import kernels
 
-    kernels._gather_bilinear(padded_source(src)[0], table, fill, src.dtype.kind != "f", alpha, out)
+    kernels._gather_bilinear(padded, table, fill, padded.dtype.kind != "f", alpha, out)
 
 
-def _average_words(src, table, fill, alpha, out) -> None:
+def _average_words(source, table, fill, alpha, out) -> None:
     """The average of 8-bit pixels of one to four channels by 8-byte word loads."""
     from . import kernels
 
-    padded, data = padded_source(src, spare_bytes=WORD_SPARE)
-    kernels.average_bytes_kernel(src.shape[2], alpha)(data, padded.shape[1], src.shape[0], table, fill, out)
+    padded, data = source
+    kernels.average_bytes_kernel(padded.shape[2], alpha)(data, padded.shape[1], padded.shape[0] - 1, table, fill,
+                                                          out)
 
 
 def _average_items(src, table, fill, alpha, out) -> None:
@@ -244,13 +275,19 @@ def _average_items(src, table, fill, alpha, out) -> None:
     kernels._gather_average(src, table, fill, alpha, src.dtype.kind != "f", out)
 
 
+def _unchanged(src):
+    return src
+
+
 class _Kernel(NamedTuple):
-    """A gather: ``run(src, table, fill, alpha, out)``; whether it counts the pairs outside the
-    input as it reads them (returning how many) or needs ``check_lut``'s pre-pass, and which."""
+    """A gather: ``run(prepare(src), table, fill, alpha, out)``; whether it counts the pairs
+    outside the input as it reads them (returning how many) or needs ``check_lut``'s pre-pass,
+    and which; ``prepare`` makes what it reads of the image (once per image, not per band)."""
 
     run: Callable
     counts_outside: bool
     pre_pass: str = "numba"
+    prepare: Callable = _unchanged
 
 
 # The pixel layouts a gather can take, in order of preference: one integer a pixel, 8-bit
@@ -267,9 +304,9 @@ KERNELS = {
     ("nearest", "packed"): _Kernel(_nearest_packed, True),
     ("nearest", "items"): _Kernel(_nearest_items, True),
     ("nearest-numpy", "items"): _Kernel(_gather_numpy, False, "numpy"),
-    ("bilinear", "words"): _Kernel(_bilinear_words, False),
-    ("bilinear", "items"): _Kernel(_bilinear_items, False),
-    ("average", "words"): _Kernel(_average_words, False),
+    ("bilinear", "words"): _Kernel(_bilinear_words, False, prepare=_word_source),
+    ("bilinear", "items"): _Kernel(_bilinear_items, False, prepare=lambda src: padded_source(src)[0]),
+    ("average", "words"): _Kernel(_average_words, False, prepare=_word_source),
     ("average", "items"): _Kernel(_average_items, False),
 }
 

@@ -178,13 +178,16 @@ def sidecar_paths(path, encoder: EncoderOptions, geometry: Geometry) -> list[Pat
     return [aux_path(path), path.with_suffix(WORLD_FILES[fmt]), path.with_suffix(".prj")]
 
 
-def write_map(path, picture: Picture, encoder: EncoderOptions, spec) -> int:
+def write_map(path, picture: Picture, encoder: EncoderOptions, spec, write=None) -> int:
     """``imageio.write_image`` with the georeferencing of ``spec``'s output where it is wanted:
     the sidecars first, then the image, each atomically, so that a crash can leave fresh sidecars
-    without their image but never an image beside stale ones. Returns the image's bytes."""
+    without their image but never an image beside stale ones. Returns the image's bytes.
+    ``write(path, picture, encoder, tiff_tags)``: the image's writer (the banded one streams;
+    by default ``write_image``)."""
     path = Path(path)
+    write = write or write_image
     if not wanted(encoder, path):
-        return write_image(path, picture, encoder)
+        return write(path, picture, encoder, None)
     fmt = output_format(path)
     ref = georef_for(spec.geometry, spec.output_size, encoder.earth_radius or EARTH_RADIUS)
     files = ref.sidecars(path, fmt)  # the WKT is made before anything is written
@@ -193,7 +196,7 @@ def write_map(path, picture: Picture, encoder: EncoderOptions, spec) -> int:
             stream.write(text.encode())
     if fmt == "TIFF" and not files:
         aux_path(path).unlink(missing_ok=True)  # GDAL would take an older PAM CRS over the GeoKeys
-    return write_image(path, picture, encoder, ref.geotiff_tags() if fmt == "TIFF" else None)
+    return write(path, picture, encoder, ref.geotiff_tags() if fmt == "TIFF" else None)
 
 
 def _normal(geometry: Geometry) -> bool:

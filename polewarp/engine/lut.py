@@ -157,6 +157,33 @@ class RowFill:
         out_number, in_number, wraps = self.pair
         return out_number, in_number, self.kind, wraps
 
+    def rows_from(self, r0: int, r1: int) -> RowFill:
+        """The fill of rows [r0, r1) alone, as rows [0, r1 - r0): every kernel reads a row's
+        terms and writes its LUT row by the same index, so slicing the row terms moves both."""
+        return dataclasses.replace(self, rows=self.rows[r0:r1])
+
+
+@dataclasses.dataclass(frozen=True)
+class BandFill:
+    """A RowFill into an array of one band of ``band_rows`` rows (the banded pipeline's buffer,
+    or the workers' one segment reused per band): rows [r0, r1) of the LUT land at their place
+    in the band that holds them. Tasks still name rows of the whole LUT."""
+
+    fill: RowFill
+    band_rows: int
+
+    def _start(self, r0: int) -> int:
+        return r0 - r0 % self.band_rows
+
+    def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
+        b0 = self._start(r0)
+        self.fill.rows_from(r0, r1)(lut[r0 - b0:r1 - b0], 0, r1 - r0)
+
+    def fill_blocks(self, lut: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> None:
+        b0 = self._start(int(starts[0])) if starts.size else 0
+        top = int(stops.max()) if stops.size else 0
+        self.fill.rows_from(b0, top).fill_blocks(lut, starts - b0, stops - b0)
+
 
 def _classic(spec: GeometrySpec) -> bool:
     """Whether the Mercator/equirectangular kernels build this LUT: a cylindrical output from a

@@ -22,7 +22,6 @@ from .imageio import (
     fill_color,
     for_blending,
     output_format,
-    read_image,
 )
 
 log = logging.getLogger("polewarp")
@@ -96,14 +95,27 @@ def check_paths(input_path: Path, output_path: Path) -> None:
 
 
 def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, cache=None,
-                 watch: Stopwatch | None = None, progress=None):
-    """Convert one file; returns (the LUT used, bytes written)."""
+                 watch: Stopwatch | None = None, progress=None, budget: int | None | str = "default",
+                 bands_progress=None, band_rows: int | None = None):
+    """Convert one file; returns (the LUT used, bytes written).
+
+    ``budget``: bytes of memory (None: no limit; by default half the memory available); an
+    output the in-memory path would take more for is made in bands (``bands``) of ``band_rows``
+    rows (default: from the budget), ``bands_progress(rows done, rows)`` after each."""
+    from . import bands
+    from .mapped import read_input
+
     watch = watch or Stopwatch()
     check_paths(request.input_path, request.output_path)
     fmt = output_format(request.output_path)
     wanted(request.encoder, request.output_path)  # --georef for a format with no place for it: before any work
+    if request.lut_file is None:
+        budget = bands.memory_budget() if budget == "default" else budget
+        plan, mapped = bands.plan_convert(request, fmt, budget, band_rows)
+        if plan is not None and (plan.huge or band_rows is not None):
+            return bands.convert_banded(request, fmt, plan, mapped, build, cache, watch, bands_progress)
     with watch.phase("read"):
-        picture = read_image(request.input_path, request.max_pixels)
+        picture = read_input(request.input_path, request.max_pixels)
     with watch.phase("lut"):
         if request.lut_file is not None:
             from .lutfile import load_lut
@@ -130,14 +142,22 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
 def _input_read(request: ConvertRequest, picture):
     """The request's geometry, its input side as the picture's embedded geometry says (the
     request's input options on top)."""
-    geometry = input_geometry(request.geometry, picture.geometry, request.input_options)
-    if geometry is not request.geometry and picture.geometry is not None:
-        log.info("%s: read by its embedded geometry (made as %s)", request.input_path, picture.geometry.describe())
-        if difference := embedded_disagreement(picture.geometry, request.input_path, picture.size):
-            log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
-                        request.input_path, difference)
+    return read_geometry(request, picture.geometry, picture.size)
+
+
+def read_geometry(request: ConvertRequest, embedded, size, say: bool = True):
+    """The request's geometry for an input of ``size`` carrying ``embedded`` (a Geometry or
+    None): by it, the request's input options on top, else with the input's GIS extent.
+    ``say``: log that it is read so (the banded plan's look at the header says nothing)."""
+    geometry = input_geometry(request.geometry, embedded, request.input_options)
+    if geometry is not request.geometry and embedded is not None:
+        if say:
+            log.info("%s: read by its embedded geometry (made as %s)", request.input_path, embedded.describe())
+            if difference := embedded_disagreement(embedded, request.input_path, size):
+                log.warning("%s: its GIS georeferencing disagrees with its embedded geometry, which is used: %s",
+                            request.input_path, difference)
         return geometry
-    return with_input_extent(geometry, request.input_path, picture.size)
+    return with_input_extent(geometry, request.input_path, size)
 
 
 def _replacement(err: CacheError, lut, request: ConvertRequest, build: BuildOptions, cache, progress):

@@ -276,12 +276,15 @@ def attach(handle: SharedArrayHandle) -> tuple[object, np.ndarray]:
 
 
 def _row_reserver(handle: SharedArrayHandle, array: np.ndarray):
-    """(r0, r1) -> None, allocating those rows of an unreserved segment (see ``SharedArray``)."""
+    """(r0, r1) -> None, allocating those rows of an unreserved segment (see ``SharedArray``).
+
+    A segment of one band (``lut.BandFill``) holds the LUT's row r at r modulo its height, and a
+    task never spans two bands: the same rule places the rows of a whole LUT (r < its height)."""
     fd = os.open(SEGMENT_DIR / handle.name, os.O_RDWR)  # kept open for the worker's life
-    row, size = array.strides[0], array.nbytes
+    row, size, height = array.strides[0], array.nbytes, max(1, array.shape[0])
 
     def reserve(r0: int, r1: int) -> None:
-        _reserve(fd, size, r0 * row, (r1 - r0) * row)
+        _reserve(fd, size, r0 % height * row, (r1 - r0) * row)
 
     return reserve
 
