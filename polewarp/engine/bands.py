@@ -128,7 +128,7 @@ def _probe(path, resample: str):
     from PIL import Image
 
     from .embedded import read_embedded
-    from .imageio import check_regular_file
+    from .imageio import check_regular_file, own_bomb_check
     from .mapped import is_npy
 
     check_regular_file(path)  # a FIFO would block; ImageError says what it is
@@ -139,17 +139,14 @@ def _probe(path, resample: str):
     if npy:
         mapped = map_input(path)
         return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize, None
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the reader applies --max-pixels
     try:
-        with Image.open(path) as image:
+        with own_bomb_check(), Image.open(path) as image:  # the reader applies --max-pixels
             return None, image.size, _pixel_bytes(image.mode, resample), read_embedded(image, path, warn=False)
     except (Image.UnidentifiedImageError, *CODEC_ERRORS):
         mapped = map_input(path)
         if mapped is None:
             return None, None, 0, None
         return mapped, mapped.size, mapped.pixels.shape[2] * mapped.pixels.dtype.itemsize, None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
 def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = None):

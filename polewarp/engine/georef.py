@@ -396,10 +396,12 @@ def _file_georef(path: Path, refuse: bool) -> _FileGeoref | None:
 def _geotiff_georef(path: Path, refuse: bool) -> _FileGeoref | None:
     from PIL import Image
 
+    from .imageio import CODEC_ERRORS, own_bomb_check
+
     try:
-        with Image.open(path) as image:
+        with own_bomb_check(), Image.open(path) as image:  # a header is no bomb; --max-pixels is the reader's
             tags = dict(image.tag_v2) if image.format == "TIFF" else {}
-    except (OSError, ValueError, SyntaxError):
+    except (Image.UnidentifiedImageError, *CODEC_ERRORS):
         return None
     directory = tags.get(34735)
     if directory is None:

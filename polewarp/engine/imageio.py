@@ -181,7 +181,7 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     path = Path(path)
     check_regular_file(path)
     try:
-        with _own_bomb_check(), Image.open(path) as image:
+        with own_bomb_check(), Image.open(path) as image:
             return _picture(path, image, max_pixels)
     except ImageError:
         raise
@@ -196,7 +196,7 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
 
 
 @contextlib.contextmanager
-def _own_bomb_check():
+def own_bomb_check():
     """Pillow's decompression-bomb check off: polewarp checks the size itself (--max-pixels)
     before decoding, and a header alone is no bomb."""
     previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -230,7 +230,7 @@ def read_header(path, warn: bool = True) -> Header:
     path = Path(path)
     check_regular_file(path)
     try:
-        with _own_bomb_check(), Image.open(path) as image:
+        with own_bomb_check(), Image.open(path) as image:
             return Header(image.size, image.mode, image.format, read_embedded(image, path, warn))
     except PermissionError:
         raise ImageError(f"{path}: permission denied") from None
