@@ -320,3 +320,13 @@ def test_an_input_carrying_its_geometry_starts_read_by_it(tmp_path, runner):
     assert "--from=orthographic" in command and "--graticule=30" in command and "--graticule-color=red" in command
     explorer.close()
 
+
+
+def test_a_request_submitted_after_a_later_one_is_stale():
+    from polewarp.explore.mailbox import LatestOnly
+
+    mailbox = LatestOnly(lambda job: job)
+    first, second = mailbox.arrival(), mailbox.arrival()
+    assert mailbox.submit("second", second) == "second"
+    assert mailbox.submit("first", first) is None  # its drag was solved last, but it is older
+    mailbox.close()

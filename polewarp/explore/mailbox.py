@@ -29,16 +29,27 @@ class LatestOnly:
         self._lock = threading.Condition()
         self._slot: Ticket | None = None
         self._closed = False
+        self._arrivals = self._newest = 0
         self._thread = threading.Thread(target=self._run, name=name)
         self._thread.start()
 
-    def submit(self, job):
-        """The result of ``work(job)``, or None when a newer job replaced it (or the mailbox
-        closed) before it started; the work's exception is raised here."""
+    def arrival(self) -> int:
+        """A number for a request as it arrives. Requests prepare their jobs concurrently (a drag
+        is solved first, the first one compiling for seconds), so they may submit out of order:
+        one submitted after a request that arrived later is stale."""
+        with self._lock:
+            self._arrivals += 1
+            return self._arrivals
+
+    def submit(self, job, order: int | None = None):
+        """The result of ``work(job)``, or None when a newer job replaced it, a request that
+        arrived after ``order`` (from ``arrival``) was submitted first, or the mailbox closed,
+        before it started; the work's exception is raised here."""
         ticket = Ticket(job)
         with self._lock:
-            if self._closed:
+            if self._closed or (order is not None and order < self._newest):
                 return None
+            self._newest = max(self._newest, order or 0)
             if self._slot is not None:
                 self._slot.done.set()  # superseded: answered with no result
             self._slot = ticket

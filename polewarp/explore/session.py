@@ -76,6 +76,7 @@ class Explorer:
     def frame(self, body) -> Frame | None:
         """The frame of the view ``body`` asks for (a geometry, the page's box, optionally a drag
         from that geometry); None when a newer request replaced it or a drag left the map."""
+        order = self._mailbox.arrival()
         request = _object(body, "request", ("geometry", "box", "drag", "format"))
         geometry = views.geometry_of(request.get("geometry"), self.start)
         fmt = request.get("format", "jpeg")
@@ -90,7 +91,7 @@ class Explorer:
             if geometry is None:
                 return None
             spec = geometry.spec(self.input_size, spec.output_size)
-        return self._mailbox.submit((spec, fmt))
+        return self._mailbox.submit((spec, fmt), order)
 
     def _render(self, job) -> Frame:
         spec, fmt = job
