@@ -1,18 +1,23 @@
 """Huge maps in bounded memory: polewarp's banded convert against GDAL's warp, on synthetic inputs.
 
 Writes an uncompressed RGB TIFF of the asked size (a smooth pattern with noise, made a band at
-a time), then runs, each once, as a subprocess whose process tree is sampled every 50 ms:
+a time), then runs, --rounds times in turn, each as a subprocess whose process tree is sampled every
+50 ms:
   polewarp convert IN -o OUT.tif --no-cache      (transverse Mercator, the default geometry)
   rasterio.warp.reproject (GDAL), nearest, warp_mem_limit=1024, num_threads=2, SAMPLE_GRID=YES
 Memory is the peak of the sum over the tree of Pss_Anon + Pss_Shmem (/proc/PID/smaps_rollup,
 the fields behind psutil's memory_full_info): file-backed pages of a memory-mapped input or of
-the output are not counted. The page cache is warmed by reading the input once first.
+the output are not counted. The page cache is warmed by reading the input once first (an input
+of the right size left by an earlier run is used again), and dirty pages are written out (sync)
+before each run, so that no run pays for the last one's writes.
 
-    python perf/bench_huge.py --size 43200x21600 --workdir /tmp/huge
+    python perf/bench_huge.py --size 43200x21600 --workdir /tmp/huge --rounds 3
     python perf/bench_huge.py --size 86400x43200 --workdir /tmp/huge --gdal-timeout 1800 --max-pixels 4000000000
 """
 
 import argparse
+import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -132,6 +137,7 @@ def main():
     parser.add_argument("--max-pixels", default=None, help="polewarp's --max-pixels (above 1e9 px)")
     parser.add_argument("--max-memory", default=None, help="polewarp's --max-memory [its default]")
     parser.add_argument("--gdal-timeout", type=float, default=1800, help="seconds; 0: skip GDAL")
+    parser.add_argument("--rounds", type=int, default=1, help="polewarp then GDAL, this many times")
     args = parser.parse_args()
     width, height = (int(side) for side in args.size.split("x"))
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -143,35 +149,49 @@ def main():
     warm(source)
     print(f"load average {psutil.getloadavg()}, {psutil.virtual_memory().available / 2**30:.1f} GiB available",
           flush=True)
+    times = {"polewarp": [], "gdal": []}
+    for _ in range(args.rounds):
+        times["polewarp"].append(run_polewarp(source, args, width * height * 3))
+        if args.gdal_timeout > 0:
+            times["gdal"].append(run_gdal(source, args, width, height))
+    spent = {name: statistics.median(found) for name, found in times.items() if found and None not in found}
+    if len(spent) == 2:
+        print(f"polewarp / gdal wall time (medians of {args.rounds}): {spent['polewarp'] / spent['gdal']:.3f}")
 
-    polewarp_out = args.workdir / "polewarp.tif"
-    command = [sys.executable, "-m", "polewarp", "-v", "convert", str(source), "-o", str(polewarp_out),
+
+def run_polewarp(source: Path, args, input_bytes: int) -> float | None:
+    """One polewarp convert, after the dirty pages of earlier runs are written out."""
+    output = args.workdir / "polewarp.tif"
+    command = [sys.executable, "-m", "polewarp", "-v", "convert", str(source), "-o", str(output),
                "--no-cache", "--time"]
     command += ["--max-pixels", args.max_pixels] if args.max_pixels else []
     command += ["--max-memory", args.max_memory] if args.max_memory else []
     print("$ " + " ".join(command), flush=True)
+    os.sync()
     seconds, peak, run = run_sampled(command)
-    report("polewarp", seconds, peak, width * height * 3, run)
+    report("polewarp", seconds, peak, input_bytes, run)
     print(run.stderr.strip()[-1500:], flush=True)
-    polewarp_out.unlink(missing_ok=True)
+    output.unlink(missing_ok=True)
+    return seconds if run.returncode == 0 else None
 
-    if args.gdal_timeout > 0:
-        from polewarp.engine.geometry import Geometry
 
-        spec = Geometry().spec((width, height))
-        x_edge, y_edge = spec.output.bounds(spec.options("to"))
-        out_w, out_h = spec.output_size
-        gdal_out = args.workdir / "gdal.tif"
-        gdal = [sys.executable, "-c", GDAL, str(source), str(gdal_out), str(out_w), str(out_h), str(x_edge),
-                str(y_edge)]
-        print(f"$ rasterio.warp.reproject -> {out_w}x{out_h} (timeout {args.gdal_timeout:.0f} s)", flush=True)
-        try:
-            gdal_seconds, gdal_peak, gdal_run = run_sampled(["timeout", str(int(args.gdal_timeout))] + gdal)
-            report("gdal", gdal_seconds, gdal_peak, width * height * 3, gdal_run)
-            if gdal_run.returncode == 0:
-                print(f"polewarp / gdal wall time: {seconds / gdal_seconds:.3f}")
-        finally:
-            gdal_out.unlink(missing_ok=True)
+def run_gdal(source: Path, args, width: int, height: int) -> float | None:
+    """One GDAL warp of the same geometry (or None: it failed or ran past the timeout)."""
+    from polewarp.engine.geometry import Geometry
+
+    spec = Geometry().spec((width, height))
+    x_edge, y_edge = spec.output.bounds(spec.options("to"))
+    out_w, out_h = spec.output_size
+    output = args.workdir / "gdal.tif"
+    gdal = [sys.executable, "-c", GDAL, str(source), str(output), str(out_w), str(out_h), str(x_edge), str(y_edge)]
+    print(f"$ rasterio.warp.reproject -> {out_w}x{out_h} (timeout {args.gdal_timeout:.0f} s)", flush=True)
+    os.sync()
+    try:
+        seconds, peak, run = run_sampled(["timeout", str(int(args.gdal_timeout))] + gdal)
+        report("gdal", seconds, peak, width * height * 3, run)
+    finally:
+        output.unlink(missing_ok=True)
+    return seconds if run.returncode == 0 else None
 
 
 if __name__ == "__main__":

@@ -332,3 +332,53 @@ def test_a_graticule_is_not_drawn_in_bands_but_refused_by_name(runner, source, t
         assert code == 2 and error.startswith("Error: Invalid value for '--graticule'"), stderr
         assert "draw no graticule" in error and "--max-memory" in error and "Traceback" not in stderr
     assert not any(tmp_path.glob("g.*")) and not any(tmp_path.glob(".g.*"))
+
+
+def test_big_streamable_outputs_are_banded_within_the_budget_and_others_are_not(source, tmp_path, monkeypatch):
+    from polewarp.engine import bands
+
+    monkeypatch.setattr(bands, "BANDED_MIN_PIXELS", 96 * 48)
+    expected = convert(source, tmp_path / "whole.png")[0]
+    assert "bands" not in expected.origin  # no budget: never banded
+    budget = 2**30
+    assert "bands" in convert(source, tmp_path / "a.tif", budget=budget)[0].origin
+    assert np.array_equal(pixels(tmp_path / "a.tif"), pixels(tmp_path / "whole.png"))
+    assert "bands" not in convert(source, tmp_path / "b.jpg", budget=budget)[0].origin
+    assert "bands" not in convert(source, tmp_path / "c.png", Geometry.of(graticule=30), budget=budget)[0].origin
+    assert "bands" not in convert(source, tmp_path / "d.png", size=(95, 48), budget=budget)[0].origin
+
+
+TIFF_INPUTS = {"L": (1,), "LA": (2,), "RGB": (3,), "RGBA": (4,), "I;16": (), "F": ()}
+
+
+@pytest.mark.parametrize("mode", list(TIFF_INPUTS))
+def test_uncompressed_tiffs_are_read_without_decoding_as_pillow_decodes_them(tmp_path, mode):
+    from polewarp.engine.imageio import read_image
+    from polewarp.engine.mapped import read_input
+
+    base = make_map(64, 32)
+    image = {"I;16": lambda: Image.fromarray(base[:, :, 0].astype(np.uint16) * 257),
+             "F": lambda: Image.fromarray(base[:, :, 0].astype(np.float32) / 3)}.get(
+        mode, lambda: Image.fromarray(base).convert(mode))()
+    path = tmp_path / "in.tif"
+    image.save(path, dpi=(150, 150), icc_profile=b"not really a profile")
+    convert(tmp_path / "in.tif", tmp_path / "made.tif", Geometry.of(to="mollweide"))
+    decoded, read = read_image(path), read_input(path, 1)  # no decoding: --max-pixels is the decoder's
+    assert not isinstance(read.pixels, np.memmap) and read.pixels.flags.writeable
+    assert (read.mode, read.pixels.dtype) == (decoded.mode, decoded.pixels.dtype)
+    assert np.array_equal(read.pixels, decoded.pixels)
+    assert read.info["icc_profile"] == decoded.info["icc_profile"]
+    assert tuple(map(round, read.info["dpi"])) == (150, 150)
+    made = tmp_path / "made.tif"  # and a map polewarp wrote keeps its embedded geometry
+    assert read_input(made, 1).geometry == read_image(made).geometry is not None
+
+
+def test_a_tiff_truncated_while_it_is_read_fails_in_one_line(tmp_path):
+    from polewarp.engine.errors import ImageError
+    from polewarp.engine.mapped import load, map_input
+
+    tifffile.imwrite(tmp_path / "in.tif", make_map(64, 32))
+    mapped = map_input(tmp_path / "in.tif")
+    os.truncate(tmp_path / "in.tif", 2000)
+    with pytest.raises(ImageError, match="truncated while it was read"):
+        load(mapped)

@@ -282,3 +282,22 @@ def test_load_lut_names_a_file_pointing_outside_the_input(tmp_path):
     with pytest.raises(CacheError, match=f"{npy}: the LUT points outside the 64x32 input"):
         load_lut(npy)
     assert not load_lut(npy, check=False).checked
+
+
+@pytest.mark.parametrize("resample", ["nearest", "bilinear", "average"])
+@pytest.mark.parametrize("channels", [1, 3, 4, 5])
+def test_rows_gathered_on_threads_are_the_rows_gathered_in_one_run(resample, channels):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polewarp.engine.gather import RowGather
+
+    spec = GeometrySpec((90, 45), output_size=(60, 31), resample=resample)
+    lut = build_lut(spec)
+    image = (np.random.default_rng(6).random((45, 90, channels)) * 255).astype(np.uint8)
+    expected = apply_lut(lut, image, 7, gather="numba", alpha=channels == 4)
+    with ThreadPoolExecutor(3) as threads:
+        rows = RowGather(spec, image, 7, "numba", channels == 4, True, threads=threads, workers=3)
+        for first, last in ((0, 31), (5, 6), (3, 20)):
+            out = np.zeros((last - first, 60, channels), np.uint8)
+            rows(lut.array[first:last], out)
+            np.testing.assert_array_equal(out, expected[first:last])

@@ -15,11 +15,13 @@ import logging
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import signals
-from .errors import CacheError, PolewarpError, SpecError
+from .backends import available_cpus
+from .errors import CacheError, ImageError, PolewarpError, SpecError
 from .gather import RowGather, choose_gather
 from .geometry import Geometry, GeometrySpec
 from .imageio import ALPHA_MODES, CODEC_ERRORS, EXTENSIONS, fill_color, read_image
@@ -34,6 +36,10 @@ STREAMED = " or ".join(EXTENSIONS[fmt] for fmt in STREAMING)  # for messages
 # cost memory; smaller ones than the floor would make a huge map in tens of thousands of bands.
 MAX_BAND_BYTES = 256 * 2**20
 MIN_BAND_BYTES = 64 * 2**20
+# From this many output pixels a TIFF or PNG is made in bands even within the budget: no whole
+# LUT and output to allocate and fault in, the band's gather on every core. Measured by
+# perf/bench_banded.py (perf/RESULTS.md): as fast at 8 Mpx, 0.80-0.97x the time at 33 Mpx.
+BANDED_MIN_PIXELS = 8192 * 4096
 SIZE_UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # Pillow encodes these whole, within these sides; they cannot stream.
 SIDE_LIMITS = {"JPEG": 65535, "WEBP": 16383}
@@ -76,7 +82,16 @@ class Plan:
 
     @property
     def huge(self) -> bool:
+        """The in-memory path would pass the budget: bands or nothing."""
         return self.budget is not None and self.in_memory > self.budget
+
+    def banded(self, fmt: str) -> bool:
+        """Made in bands: a huge output, or one big enough for bands to be faster where they
+        can be made (a format that streams, no graticule: see BANDED_MIN_PIXELS); never
+        without a budget (``--max-memory none``)."""
+        geometry = self.spec.geometry
+        return self.huge or (self.budget is not None and fmt in STREAMING and math.prod(self.spec.output_size) >= BANDED_MIN_PIXELS
+                             and geometry.graticule is None and geometry.graticule_rotated is None)
 
 
 def _pixel_bytes(mode: str, resample: str) -> int:
@@ -161,12 +176,15 @@ def plan_convert(request, fmt: str, budget: int | None, band_rows: int | None = 
     spec = read_geometry(request, embedded, size, say=False).spec(size, request.size)
     check_sides(spec, fmt)
     input_bytes = size[0] * size[1] * pixel_bytes
-    stays_mapped = budget is not None and input_bytes > budget  # see _read
-    if stays_mapped and mapped is None:
-        mapped = map_input(request.input_path)  # an uncompressed TIFF, read from the page cache
-    plan = make_plan(spec, input_bytes, pixel_bytes, budget, band_rows, stays_mapped and mapped is not None, embedded)
+    if mapped is None:
+        try:
+            mapped = map_input(request.input_path)  # an uncompressed TIFF, read from the page cache
+        except ImageError:  # Pillow reads it
+            mapped = None
+    plan = make_plan(spec, input_bytes, pixel_bytes, budget, band_rows, mapped is not None, embedded)
+    reason = "; banded" if plan.huge else "; banded (faster at this size)" if plan.banded(fmt) else ""
     log.debug("memory budget %s: the in-memory path takes about %s%s", _bytes(budget), _bytes(plan.in_memory),
-              f"; banded, {plan.band_rows} rows a band" if plan.huge else "")
+              f"{reason}, {plan.band_rows} rows a band" if reason else "")
     return plan, mapped
 
 
@@ -249,7 +267,7 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
                         "and --graticule-rotated, or raise --max-memory", param="graticule")
     read_geometry(request, plan.embedded, plan.spec.input_size)  # what the in-memory path says of it
     with watch.phase("read"):
-        picture = _read(request, mapped, plan)
+        picture = _read(request, mapped)
     picture = prepare(picture, plan.spec.resample)
     check_streamable(picture.mode, fmt)
     height, width = plan.spec.output_shape
@@ -262,8 +280,11 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
         with watch.phase("lut"):
             lut = stack.enter_context(LutRows(plan.spec, build, cache, band_rows))
         with watch.phase("gather"):
+            workers = lut.builder.workers if lut.builder is not None else build.workers or available_cpus()
+            threads = stack.enter_context(ThreadPoolExecutor(workers)) if workers > 1 else None
             gather = RowGather(plan.spec, picture.pixels, fill_color(request.fill, picture),
-                               choose_gather("auto", height * width), picture.mode in ALPHA_MODES, checked=True)
+                               choose_gather("auto", height * width), picture.mode in ALPHA_MODES, checked=True,
+                               threads=threads, workers=workers)
         buffer = np.empty((band_rows, width, channels), picture.pixels.dtype)
 
         def bands():
@@ -292,16 +313,13 @@ def convert_banded(request, fmt: str, plan: Plan, mapped, build, cache, watch, p
     return Lut(np.empty((0,) + shape[1:], dtype), plan.spec, origin, checked=True), size
 
 
-def _read(request, mapped, plan: Plan):
-    """The input: a mapped one (a .npy file, an uncompressed TIFF) read into memory when it fits
-    the budget (faster to gather from than page faults), else left mapped; any other decoded by
-    Pillow."""
-    mapped = mapped or map_input(request.input_path)
+def _read(request, mapped):
+    """The input: a mapped one (a .npy file, an uncompressed TIFF) left mapped, its pages the page
+    cache's (a copy costs seconds of fresh memory and gathers no faster, perf/RESULTS.md); any
+    other decoded by Pillow."""
     if mapped is None:
         return read_image(request.input_path, request.max_pixels)
-    if plan.budget is None or mapped.pixels.nbytes <= plan.budget:
-        return mapped.with_pixels(np.array(mapped.pixels))
-    log.debug("%s: memory-mapped, not read (%s, over the budget)", request.input_path, _bytes(mapped.pixels.nbytes))
+    log.debug("%s: memory-mapped, not read (%s)", request.input_path, _bytes(mapped.pixels.nbytes))
     return mapped
 
 

@@ -92,11 +92,15 @@ class RowGather:
     at a time). What depends on the image alone (the padded source of the blends) is made once.
 
     ``checked``: the LUT's pairs are known to lie within the input; else each run of rows is
-    checked as it is gathered (its layout must have been checked by the caller).
+    checked as it is gathered (its layout must have been checked by the caller). ``threads``
+    (an executor of ``workers`` threads): the rows are gathered in blocks on it, the kernels
+    running without the GIL.
     """
 
-    def __init__(self, spec, src: np.ndarray, fill, gather: str, alpha: bool, checked: bool):
+    def __init__(self, spec, src: np.ndarray, fill, gather: str, alpha: bool, checked: bool,
+                 threads=None, workers: int = 1):
         check_input(spec, src)
+        self.threads, self.workers = threads, workers
         self.resample = spec.resample if spec is not None else "nearest"
         self.input_shape = src.shape[:2]
         self.checked = checked
@@ -108,10 +112,24 @@ class RowGather:
     def __call__(self, table: np.ndarray, out: np.ndarray) -> None:
         if not (self.checked or self.kernel.counts_outside):
             check_lut(table, self.input_shape, self.resample, self.kernel.pre_pass)
-        outside = self.kernel.run(self.source, table, self.values, self.alpha, out)
+        outside = sum(count or 0 for count in self._runs(table, out))  # the blends count nothing
         if outside and not self.checked:  # the pre-pass names what is wrong
             check_lut(table, self.input_shape, self.resample, "numpy")
 
+
+    def _runs(self, table: np.ndarray, out: np.ndarray) -> list:
+        """The kernel over the rows, in TASKS_PER_WORKER blocks a thread when there are threads
+        (rows differ in cost: a transverse map's middle rows read the input a column at a time)."""
+        def run(block):
+            return self.kernel.run(self.source, table[block[0]:block[1]], self.values, self.alpha,
+                                   out[block[0]:block[1]])
+
+        rows = table.shape[0]
+        if self.threads is None or self.workers < 2 or rows < 2:
+            return [run((0, rows))]
+        from .backends import TASKS_PER_WORKER, row_blocks
+
+        return list(self.threads.map(run, row_blocks(rows, math.ceil(rows / (TASKS_PER_WORKER * self.workers)))))
 
 def choose_gather(gather: str, pixels: int) -> str:
     """``auto`` -> numba when numba is loaded already or the output is big enough for it to pay

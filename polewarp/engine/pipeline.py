@@ -112,7 +112,7 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
     if request.lut_file is None:
         budget = bands.memory_budget() if budget == "default" else budget
         plan, mapped = bands.plan_convert(request, fmt, budget, band_rows)
-        if plan is not None and (plan.huge or band_rows is not None):
+        if plan is not None and (plan.banded(fmt) or band_rows is not None):
             return bands.convert_banded(request, fmt, plan, mapped, build, cache, watch, bands_progress)
     with watch.phase("read"):
         picture = read_input(request.input_path, request.max_pixels)
