@@ -137,3 +137,31 @@ def test_bad_parallelism_is_refused():
         build_lut(spec, rows_per_task=0)
     with pytest.raises(ValueError, match="backend"):
         build_lut(spec, backend="gpu")
+
+
+@pytest.mark.parametrize("resample", ["nearest", "bilinear", "average"])
+def test_luts_built_from_kept_planes_are_the_luts_built_without(resample):
+    from polewarp.engine.geometry import Geometry
+    from polewarp.engine.planes import PlaneCache
+    from polewarp.engine.projections import PROJECTIONS
+
+    planes = PlaneCache()
+    for name in PROJECTIONS:
+        for center, heading in (((12.5, 30), 17), ((-40, 100), 200)):
+            spec = Geometry.of(to=name, center=center, heading=heading, resample=resample).spec((96, 48), (40,))
+            for backend in ("serial", "threads"):
+                built = build_lut(spec, backend, 2, planes=planes)
+                assert np.array_equal(built.array, build_lut(spec, "serial", 1).array), (name, center, backend)
+    # one set for each projection that is not a cylinder (a cylinder's vectors come from its terms)
+    assert len(planes._kept) == sum(not entry.cylindrical for entry in PROJECTIONS.values())
+
+
+def test_the_plane_cache_drops_the_least_recently_used_past_its_cap():
+    from polewarp.engine.geometry import Geometry
+    from polewarp.engine.planes import PlaneCache
+
+    planes = PlaneCache(max_bytes=2 * 40 * 20 * 24)  # room for two 40x20 sets
+    for name in ("mollweide", "hammer", "mollweide", "aitoff"):
+        build_lut(Geometry.of(to=name).spec((96, 48), (40, 20)), "serial", 1, planes=planes)
+    assert [key[0] for key in planes._kept] == ["mollweide", "aitoff"]
+    assert PlaneCache(max_bytes=100).get(Geometry.of(to="hammer").spec((96, 48), (40, 20)), None, None) is None

@@ -76,15 +76,16 @@ class LutBuilder:
     steady state. ``build_lut`` uses one for a single build; the profiler times them apart.
     ``graticule``: build the spec's graticule mask (``graticule.GraticuleFill``) instead of its LUT.
     With ``band_rows`` (output rows) the builder holds one band of the LUT, filled by
-    ``fill_band``: the banded pipeline's LUT, never whole.
+    ``fill_band``: the banded pipeline's LUT, never whole. ``planes``: see ``build_lut``.
     """
 
     def __init__(self, spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
-                 graticule: bool = False, band_rows: int | None = None):
+                 graticule: bool = False, band_rows: int | None = None, planes=None):
         self.workers = _check_parallelism(backend, workers)
         self.backend = choose_backend(spec, self.workers) if backend == "auto" else backend
         self.spec = spec
         self.graticule = graticule
+        self.planes = planes
         # An average LUT is a nearest one on a k times finer grid, regrouped after the build.
         self.fill_spec = spec.sampling_spec() if spec.resample == "average" and not graticule else spec
         self.shape, self.dtype = graticule_layout(spec) if graticule else lut_layout(self.fill_spec)
@@ -111,7 +112,7 @@ class LutBuilder:
 
                 self.fill = GraticuleFill.for_spec(self.spec)
             else:
-                self.fill = RowFill.for_spec(self.fill_spec)
+                self.fill = RowFill.for_spec(self.fill_spec, self.planes)
             if self.band_rows is not None:
                 self.fill = BandFill(self.fill, self.band_rows)
             self.fill(np.empty((0,) + self.shape[1:], self.dtype), 0, 0)

@@ -90,7 +90,8 @@ class Plan:
         can be made (a format that streams, no graticule: see BANDED_MIN_PIXELS); never
         without a budget (``--max-memory none``)."""
         geometry = self.spec.geometry
-        return self.huge or (self.budget is not None and fmt in STREAMING and math.prod(self.spec.output_size) >= BANDED_MIN_PIXELS
+        big = math.prod(self.spec.output_size) >= BANDED_MIN_PIXELS
+        return self.huge or (self.budget is not None and fmt in STREAMING and big
                              and geometry.graticule is None and geometry.graticule_rotated is None)
 
 

@@ -151,6 +151,32 @@ def pair_fill(out_number: int, in_number: int, kind: int, wraps: bool):
     return fill
 
 
+@functools.cache
+def turned_fill(in_number: int, kind: int, wraps: bool):
+    """The fill of LUT rows from output unit vectors made before (``planes``: (H, W, 3), in the
+    output's own axes, NaN outside its outline; see ``planes``): per row only the turn into the
+    input's coordinates, the input stage and the quantiser, the same arithmetic as ``pair_fill``'s.
+    A drag turns the globe and nothing else, so the explorer keeps its view's planes and skips
+    the output's inverse (Winkel tripel's iterations) on every frame."""
+    stamp = SOURCE_FINGERPRINT
+    quantiser_key = 2 * (kind == kernels.BILINEAR) + wraps
+
+    @ngjit_vector
+    @named_after(in_number, kind, wraps)
+    def fill(lut, r0, r1, planes, frame, in_p, in_bounds, in_w, in_h, missing):
+        assert stamp
+        width = lut.shape[1]
+        wx, wy, wz, norms = np.empty(width), np.empty(width), np.empty(width), np.empty(width)
+        xs, ys = np.empty(width), np.empty(width)
+        for r in range(r0, r1):
+            for c in range(width):
+                wx[c], wy[c], wz[c], norms[c] = _turned(planes[r, c, 0], planes[r, c, 1], planes[r, c, 2], frame)
+            _input_stage(in_number, wx, wy, wz, norms, in_p, in_bounds, in_w, in_h, xs, ys)
+            _quantise(quantiser_key, lut, r, xs, ys, in_w, in_h, missing)
+
+    return fill
+
+
 def _pair(out_number, in_number, kind, wraps, lut, r0, r1, columns, rows, frame, out_p, in_p, in_bounds, in_w,
           in_h, missing):
     """``pair_fill(out_number, in_number, kind, wraps)`` called from numba (the four are constants)."""
@@ -275,10 +301,17 @@ def _plane_row(number, y, columns, frame, p, wx, wy, wz, norms):
     coordinates; NaN where the centre lies outside the projection's outline."""
     for c in range(wx.shape[0]):
         vx, vy, vz = inverse(number, columns[c, 0], y, p)
-        wx[c] = vx * frame[0, 0] + vy * frame[1, 0] + vz * frame[2, 0]
-        wy[c] = vx * frame[0, 1] + vy * frame[1, 1] + vz * frame[2, 1]
-        wz[c] = min(1.0, max(-1.0, vx * frame[0, 2] + vy * frame[1, 2] + vz * frame[2, 2]))
-        norms[c] = math.nan if math.isnan(vx) else 1.0
+        wx[c], wy[c], wz[c], norms[c] = _turned(vx, vy, vz, frame)
+
+
+@ngjit_vector_inline
+def _turned(vx, vy, vz, frame):
+    """A unit vector in the output's axes turned into the input's coordinates, and its
+    horizontal length (NaN for no point: a NaN vector, outside the outline)."""
+    wx = vx * frame[0, 0] + vy * frame[1, 0] + vz * frame[2, 0]
+    wy = vx * frame[0, 1] + vy * frame[1, 1] + vz * frame[2, 1]
+    wz = min(1.0, max(-1.0, vx * frame[0, 2] + vy * frame[1, 2] + vz * frame[2, 2]))
+    return wx, wy, wz, math.nan if math.isnan(vx) else 1.0
 
 
 EDGE_SLACK = 1e-9  # pixels: a point this close outside the image's edge is rounding, clamped in

@@ -90,12 +90,16 @@ class RowFill:
     in_w: int
     in_h: int
     missing: int
+    # (H, W, 3): the output's unit vectors made before (planes.PlaneCache), or None: made per row
+    planes: np.ndarray | None = None
 
     @classmethod
-    def for_spec(cls, spec: GeometrySpec) -> RowFill:
+    def for_spec(cls, spec: GeometrySpec, planes=None) -> RowFill:
         """Precompute the per-column and per-row terms (W + H values) once per build.
 
         ``spec`` is a nearest or bilinear one (an average LUT is built from its sampling spec).
+        ``planes``: a ``planes.PlaneCache`` to take the output's unit vectors from, where the
+        output is not a cylinder (a cylinder's come from its column and row terms alone).
         """
         from . import kernels
 
@@ -128,6 +132,8 @@ class RowFill:
             in_w=in_w,
             in_h=in_h,
             missing=int(np.iinfo(lut_layout(spec)[1]).max),
+            planes=None if planes is None or spec.legacy or spec.output.cylindrical
+            else planes.get(spec, columns, rows),
         )
 
     def kernel_args(self) -> tuple:
@@ -141,11 +147,17 @@ class RowFill:
     def __call__(self, lut: np.ndarray, r0: int, r1: int) -> None:
         from . import fills, kernels
 
+        if self.planes is not None:
+            _, in_number, wraps = self.pair
+            fills.turned_fill(in_number, self.kind, wraps)(lut, r0, r1, self.planes, self.frame, self.in_params,
+                                                           self.in_bounds, self.in_w, self.in_h, self.missing)
+            return
         kernel = kernels.FILLS[self.kind] if self.pair is None else fills.pair_fill(*self._pair_key())
         kernel(lut, r0, r1, *self.kernel_args())
 
     def fill_blocks(self, lut: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> None:
-        """Fill the row blocks [starts[i], stops[i]) in numba's parallel loop (the prange backend)."""
+        """Fill the row blocks [starts[i], stops[i]) in numba's parallel loop (the prange backend;
+        it makes the output's vectors itself: the same LUT, with or without planes)."""
         from . import fills, kernels
 
         if self.pair is None:
@@ -160,7 +172,8 @@ class RowFill:
     def rows_from(self, r0: int, r1: int) -> RowFill:
         """The fill of rows [r0, r1) alone, as rows [0, r1 - r0): every kernel reads a row's
         terms and writes its LUT row by the same index, so slicing the row terms moves both."""
-        return dataclasses.replace(self, rows=self.rows[r0:r1])
+        planes = None if self.planes is None else self.planes[r0:r1]
+        return dataclasses.replace(self, rows=self.rows[r0:r1], planes=planes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,7 +233,7 @@ def _legacy_tables(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = None,
-              rows_per_task: int | None = None, progress=None) -> Lut:
+              rows_per_task: int | None = None, progress=None, planes=None) -> Lut:
     """Build the LUT for ``spec``.
 
     Parameters
@@ -230,12 +243,14 @@ def build_lut(spec: GeometrySpec, backend: str = "auto", workers: int | None = N
     workers : processes or threads to use (default: the cores this process may use).
     rows_per_task : output rows per task (default: ``auto_rows_per_task``).
     progress : optional callable, given the number of rows finished each time a block is done.
+    planes : a ``planes.PlaneCache`` holding the output's unit vectors for builds that differ in
+        their rotation alone (the explorer's drags); the same LUT, faster.
 
     Returns a read-only :class:`Lut`.
     """
     from .backends import LutBuilder
 
-    builder = LutBuilder(spec, backend, workers)
+    builder = LutBuilder(spec, backend, workers, planes=planes)
     with contextlib.closing(builder.start(ready=False)):
         array = builder.build(rows_per_task, progress, last=True)
     array.setflags(write=False)

@@ -12,6 +12,7 @@ from ..engine.backends import available_cpus
 from ..engine.geometry import GeometrySpec
 from ..engine.imageio import for_blending, to_image
 from ..engine.pipeline import render
+from ..engine.planes import PlaneCache
 
 FORMATS = {"jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 QUALITY = 80  # a preview: ~5 ms to encode 0.5 Mpx as JPEG here
@@ -28,6 +29,7 @@ class Previewer:
         self._pictures = {"nearest": picture}
         self._fill, self._graticule_color = fill, graticule_color
         self.workers = workers or available_cpus()
+        self._planes = PlaneCache()  # a drag turns the view: its projection's vectors stay
 
     def picture(self, resample: str):
         key = "nearest" if resample == "nearest" else "blending"
@@ -39,7 +41,7 @@ class Previewer:
         """The view ``spec`` encoded as ``fmt`` (jpeg or webp)."""
         from ..engine.lut import build_lut
 
-        lut = build_lut(spec, BACKEND, self.workers)
+        lut = build_lut(spec, BACKEND, self.workers, planes=self._planes)
         image = to_image(render(self.picture(spec.resample), lut, self._fill, self._graticule_color))
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGBA" if fmt == "webp" and "A" in image.mode else "RGB")
