@@ -32,8 +32,28 @@ async function failure(response) {
   }
 }
 
-// Ask for the frame of a view; the newest request wins, older answers are not shown.
-async function request(view, eventTime) {
+// Ask for the frame of a view, one request at a time: a view asked for while one is on its way
+// waits in a single slot, replaced by any newer one, and goes when the answer comes. Two cores
+// serve the page and the server: requests that a newer view would replace cost them both.
+let inFlight = false, waiting = null;
+
+function request(view, eventTime) {
+  if (inFlight) {
+    waiting = {view, eventTime};
+    return;
+  }
+  inFlight = true;
+  send(view, eventTime).finally(() => {
+    inFlight = false;
+    if (waiting) {
+      const next = waiting;
+      waiting = null;
+      request(next.view, next.eventTime);
+    }
+  });
+}
+
+async function send(view, eventTime) {
   const seq = ++sent;
   const body = {geometry: view.geometry, box: view.box || box(), ...(view.drag ? {drag: view.drag} : {})};
   let response;
