@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from polewarp.engine.geometry import Geometry
+from polewarp.explore.explorer import Explorer, Settings
 from polewarp.explore.server import ExploreServer
-from polewarp.explore.session import Explorer, Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

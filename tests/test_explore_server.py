@@ -21,8 +21,8 @@ from PIL import Image
 from polewarp.engine import drag
 from polewarp.engine.geometry import Geometry
 from polewarp.explore import views
+from polewarp.explore.explorer import Explorer, Settings
 from polewarp.explore.server import ExploreServer
-from polewarp.explore.session import Explorer, Settings
 
 from .conftest import run_env
 

@@ -35,8 +35,8 @@ def explore(ctx, input_arg, fill, graticule_color, host, port, no_browser, save_
     renders the view through the normal pipeline (at --size, or the size the page asks for), as its
     `polewarp convert` command would.
     """
+    from ..explore.explorer import Explorer, Settings
     from ..explore.server import LOOPBACK, serve
-    from ..explore.session import Explorer, Settings
 
     geometry, size, input_options = shared.take_read_geometry(ctx, options)
     input_path = Path(input_arg) if input_arg else default_map()

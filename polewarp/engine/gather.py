@@ -116,7 +116,6 @@ class RowGather:
         if outside and not self.checked:  # the pre-pass names what is wrong
             check_lut(table, self.input_shape, self.resample, "numpy")
 
-
     def _runs(self, table: np.ndarray, out: np.ndarray) -> list:
         """The kernel over the rows, in TASKS_PER_WORKER blocks a thread when there are threads
         (rows differ in cost: a transverse map's middle rows read the input a column at a time)."""
@@ -130,6 +129,7 @@ class RowGather:
         from .backends import TASKS_PER_WORKER, row_blocks
 
         return list(self.threads.map(run, row_blocks(rows, math.ceil(rows / (TASKS_PER_WORKER * self.workers)))))
+
 
 def choose_gather(gather: str, pixels: int) -> str:
     """``auto`` -> numba when numba is loaded already or the output is big enough for it to pay

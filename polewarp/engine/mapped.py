@@ -183,27 +183,29 @@ def load(picture: Picture) -> Picture:
     return picture.with_pixels(pixels, picture.geometry)
 
 
-def read_input(path, max_pixels: int) -> Picture:
+def read_input(path, max_pixels: int, mapped: Picture | None = None) -> Picture:
     """An input for the in-memory path: a .npy file or an uncompressed TIFF read as its pixels
     lie in the file (Pillow cannot read the one and decodes the other 50 times slower: 34 s
     against 0.6 s for 2.6 GB), a TIFF with the embedded geometry of its header; anything else
-    decoded by Pillow, which also reports a TIFF whose header tifffile cannot read."""
+    decoded by Pillow, which also reports a TIFF whose header tifffile cannot read. ``mapped``:
+    the file as ``map_input`` mapped it already (the banded plan's look at it)."""
     path = Path(path)
     check_regular_file(path)
-    try:
-        npy, tiff = is_npy(path), is_tiff(path)
-    except (CacheError, OSError):
-        npy = tiff = False  # Pillow's reader says what is wrong
-    if npy:
-        return load(_npy(path))
-    try:
-        mapped = _tiff(path) if tiff else None
-    except ImageError:
-        mapped = None
+    if mapped is None:
+        try:
+            npy, tiff = is_npy(path), is_tiff(path)
+        except (CacheError, OSError):
+            npy = tiff = False  # Pillow's reader says what is wrong
+        if npy:
+            return load(_npy(path))
+        try:
+            mapped = _tiff(path) if tiff else None
+        except ImageError:
+            mapped = None
     if mapped is None:
         return read_image(path, max_pixels)
     try:
         geometry = read_header(path).geometry
-    except ImageError:  # a TIFF Pillow cannot open (BigTIFF) says no geometry it can read
+    except ImageError:  # a .npy file, or a TIFF Pillow cannot open (BigTIFF): no geometry it can read
         geometry = None
     return dataclasses.replace(load(mapped), geometry=geometry)

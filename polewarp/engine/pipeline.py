@@ -109,13 +109,14 @@ def convert_file(request: ConvertRequest, build: BuildOptions = DEFAULT_BUILD, c
     check_paths(request.input_path, request.output_path)
     fmt = output_format(request.output_path)
     wanted(request.encoder, request.output_path)  # --georef for a format with no place for it: before any work
+    mapped = None
     if request.lut_file is None:
         budget = bands.memory_budget() if budget == "default" else budget
         plan, mapped = bands.plan_convert(request, fmt, budget, band_rows)
         if plan is not None and (plan.banded(fmt) or band_rows is not None):
             return bands.convert_banded(request, fmt, plan, mapped, build, cache, watch, bands_progress)
     with watch.phase("read"):
-        picture = read_input(request.input_path, request.max_pixels)
+        picture = read_input(request.input_path, request.max_pixels, mapped)
     with watch.phase("lut"):
         if request.lut_file is not None:
             from .lutfile import load_lut

@@ -18,7 +18,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from ..engine.errors import PolewarpError, SpecError
-from .session import Explorer, frame_headers
+from .explorer import Explorer, frame_headers
 
 log = logging.getLogger("polewarp")
 
